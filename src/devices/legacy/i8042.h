@@ -1,0 +1,25 @@
+/*
+ * An i8042 keyboard controller with no keyboard: enough for Linux's probe
+ * (self-test, status, command byte, port tests answer as a real controller
+ * with nothing attached) and for the reset line: command 0xfe pulses CPU
+ * reset, which ends the VM with VM_STOP_RESET.
+ * Bus handler for the ports 0x60..0x64 (offsets 0 = data, 4 = command/status).
+ */
+#ifndef EMBER_DEVICES_LEGACY_I8042_H
+#define EMBER_DEVICES_LEGACY_I8042_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/irq.h"
+#include "vmm/vm_control.h"
+
+#define I8042_PORT_COUNT 5
+
+struct i8042;
+
+struct i8042 *i8042_create(const struct vm_control *ctl, const struct irq_line *kbd_irq);
+void i8042_destroy(struct i8042 *dev);
+void i8042_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t size, bool is_write);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * The VM's life after it is built: start the vCPU threads, serve the
+ * console and stop requests on the VMM thread, then stop and join the
+ * vCPUs and free everything.
+ */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/event_loop.h"
+#include "core/log.h"
+#include "devices/legacy/acpi_pm.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/pvpanic.h"
+#include "devices/legacy/rtc.h"
+#include "devices/legacy/serial.h"
+#include "vmm/console.h"
+#include "vmm/vcpu.h"
+
+static void control_stop(void *ctx, enum vm_stop_reason reason)
+{
+	vm_request_stop(ctx, reason);
+}
+
+int vm_create(struct vm **out)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0) {
+		int r = -errno;
+		free(vm);
+		return r;
+	}
+	bus_init(&vm->pio_bus, "pio");
+	bus_init(&vm->mmio_bus, "mmio");
+	vm->control = (struct vm_control){.request_stop = control_stop, .ctx = vm};
+	*out = vm;
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
+{
+	int none = VM_STOP_NONE;
+	if (atomic_compare_exchange_strong(&vm->stop_reason, &none, (int)reason)) {
+		uint64_t one = 1;
+		if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+			log_warn("cannot signal the VMM thread to stop");
+	}
+}
+
+void vm_irq_set(void *opaque, uint32_t gsi, int level)
+{
+	struct vm *vm = opaque;
+	int r = vm->accel->irq_line(vm->avm, gsi, level);
+	if (r)
+		log_warn_ratelimited("raising GSI %u failed: %d", gsi, r);
+}
+
+static void on_stop(struct event_loop *loop, int fd, uint32_t events, void *opaque)
+{
+	uint64_t count;
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_warn("reading the stop eventfd failed");
+	event_loop_stop(loop);
+}
+
+static int exit_status(enum vm_stop_reason reason)
+{
+	switch (reason) {
+	case VM_STOP_POWEROFF:
+	case VM_STOP_RESET:
+	case VM_STOP_HOST:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+int vm_run(struct vm *vm)
+{
+	struct event_loop *loop = event_loop_create();
+	if (!loop) {
+		log_error("cannot create the event loop");
+		return 1;
+	}
+	if (event_loop_add(loop, vm->stop_fd, EPOLLIN, on_stop, vm) < 0) {
+		log_error("cannot watch the stop eventfd");
+		event_loop_destroy(loop);
+		return 1;
+	}
+	vm->console = console_create(vm->serial, loop, &vm->control, STDIN_FILENO);
+
+	bus_seal(&vm->pio_bus);
+	bus_seal(&vm->mmio_bus);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		int r = vcpu_start(&vm->vcpus[i]);
+		if (r) {
+			log_error("cannot start vcpu %u: %d", i, r);
+			vm_request_stop(vm, VM_STOP_CRASH);
+			break;
+		}
+	}
+
+	while (!atomic_load(&vm->stop_reason)) {
+		/* With input waiting for room in the UART, poll again soon. */
+		int timeout = console_flush_input(vm->console) ? 10 : -1;
+		event_loop_run_once(loop, timeout);
+	}
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+
+	console_destroy(vm->console);
+	vm->console = NULL;
+	event_loop_destroy(loop);
+	enum vm_stop_reason reason = (enum vm_stop_reason)atomic_load(&vm->stop_reason);
+	return exit_status(reason);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++) {
+		vcpu_join(&vm->vcpus[i]);
+		if (vm->vcpus[i].accel_vcpu)
+			vm->accel->vcpu_destroy(vm->vcpus[i].accel_vcpu);
+	}
+	free(vm->vcpus);
+	pvpanic_destroy(vm->pvpanic);
+	acpi_pm_destroy(vm->acpi_pm);
+	rtc_destroy(vm->rtc);
+	i8042_destroy(vm->i8042);
+	serial_destroy(vm->serial);
+	bus_fini(&vm->mmio_bus);
+	bus_fini(&vm->pio_bus);
+	if (vm->avm)
+		vm->accel->vm_destroy(vm->avm);
+	guest_memory_fini(&vm->mem);
+	close(vm->stop_fd);
+	free(vm);
+}

@@ -1,0 +1,57 @@
+/*
+ * A running VM: its accelerator, guest RAM, the two I/O buses, the devices
+ * and the vCPUs. vmm/builder.c fills it in, vm_run runs it to the end.
+ */
+#ifndef EMBER_VMM_VM_H
+#define EMBER_VMM_VM_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "accel/accel.h"
+#include "vmm/bus.h"
+#include "vmm/memory.h"
+#include "vmm/vm_control.h"
+
+struct vcpu;
+struct serial;
+struct i8042;
+struct rtc;
+struct acpi_pm;
+struct pvpanic;
+struct console;
+
+struct vm {
+	const struct accel_ops *accel;
+	struct accel_vm *avm;
+	struct guest_memory mem;
+	struct bus pio_bus, mmio_bus;
+	unsigned nr_vcpus;
+	struct vcpu *vcpus;
+
+	/* The first stop request wins; stop_fd wakes the VMM thread. */
+	_Atomic int stop_reason;
+	int stop_fd;
+	struct vm_control control;
+
+	struct serial *serial;
+	struct i8042 *i8042;
+	struct rtc *rtc;
+	struct acpi_pm *acpi_pm;
+	struct pvpanic *pvpanic;
+	struct console *console;
+};
+
+/* Allocates an empty VM with its stop machinery; the builder does the rest. */
+int vm_create(struct vm **out) must_check;
+/* Tears down everything the VM holds, in reverse order of creation. */
+void vm_destroy(struct vm *vm);
+/* Records a stop reason (first wins) and wakes the VMM thread. Any thread. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
+/* Starts the vCPUs, serves the console until the VM stops, joins them.
+ * Returns the process exit status for the stop reason. VMM thread. */
+int vm_run(struct vm *vm);
+/* An irq_set_fn that raises a GSI through the VM's accelerator. */
+void vm_irq_set(void *vm, uint32_t gsi, int level);
+
+#endif

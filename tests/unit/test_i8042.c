@@ -1,0 +1,266 @@
+/* Unit tests for the i8042 keyboard controller (src/devices/legacy/i8042.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/legacy/i8042.h"
+
+enum { DATA = 0, CMD = 4 };
+
+struct fake_vm {
+	enum vm_stop_reason reason;
+	int requests;
+};
+
+struct fake_irq {
+	int level;
+	int calls;
+};
+
+struct fixture {
+	struct fake_vm vm;
+	struct fake_irq irq;
+	struct i8042 *dev;
+};
+
+static void fake_stop(void *ctx, enum vm_stop_reason reason)
+{
+	struct fake_vm *vm = ctx;
+	if (vm->reason == VM_STOP_NONE)
+		vm->reason = reason;
+	vm->requests++;
+}
+
+static void fake_irq_set(void *ctx, uint32_t gsi, int level)
+{
+	struct fake_irq *f = ctx;
+	f->level = level;
+	f->calls++;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	struct vm_control ctl = {.request_stop = fake_stop, .ctx = &f->vm};
+	struct irq_line irq = {.set = fake_irq_set, .ctx = &f->irq, .gsi = 1};
+	f->dev = i8042_create(&ctl, &irq);
+	assert_non_null(f->dev);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	i8042_destroy(f->dev);
+	free(f);
+	return 0;
+}
+
+static uint8_t rd(struct fixture *f, uint64_t off)
+{
+	uint8_t v = 0;
+	i8042_access(f->dev, off, &v, 1, false);
+	return v;
+}
+
+static void wr(struct fixture *f, uint64_t off, uint8_t v)
+{
+	i8042_access(f->dev, off, &v, 1, true);
+}
+
+/* Sends a controller command and returns its reply, checking OBF around it. */
+static uint8_t command(struct fixture *f, uint8_t cmd)
+{
+	wr(f, CMD, cmd);
+	assert_int_equal(rd(f, CMD) & 0x03, 0x01); /* OBF, never IBF */
+	uint8_t v = rd(f, DATA);
+	assert_int_equal(rd(f, CMD) & 0x01, 0);
+	return v;
+}
+
+static void test_self_test(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t st = rd(f, CMD);
+	assert_int_equal(st & 0x01, 0);
+	assert_int_equal(st & 0x04, 0x04);
+	assert_int_equal(command(f, 0xaa), 0x55);
+	assert_int_equal(rd(f, CMD) & 0x0c, 0x0c); /* system flag, last write a command */
+	assert_int_equal(command(f, 0xab), 0x00);
+	assert_int_not_equal(command(f, 0xa9), 0x00); /* no aux port */
+	assert_int_equal(f->vm.requests, 0);
+}
+
+static void test_command_byte(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(command(f, 0x20), 0x45);
+	wr(f, CMD, 0x60);
+	wr(f, DATA, 0x74);
+	assert_int_equal(rd(f, CMD) & 0x08, 0); /* the last write was data */
+	assert_int_equal(command(f, 0x20), 0x74);
+
+	/* Port disable/enable bits as Linux's bit-assignment test expects. */
+	wr(f, CMD, 0xa8);
+	wr(f, CMD, 0xae);
+	assert_int_equal(command(f, 0x20) & 0x30, 0x00);
+	wr(f, CMD, 0xa7);
+	assert_int_equal(command(f, 0x20) & 0x30, 0x20);
+	wr(f, CMD, 0xad);
+	assert_int_equal(command(f, 0x20) & 0x30, 0x30);
+
+	/* The other RAM bytes round-trip too. */
+	wr(f, CMD, 0x7f);
+	wr(f, DATA, 0x99);
+	assert_int_equal(command(f, 0x3f), 0x99);
+
+	/* A new command cancels a pending data byte. */
+	wr(f, CMD, 0x60);
+	wr(f, CMD, 0xae);
+	wr(f, DATA, 0x00);
+	assert_int_equal(command(f, 0x20), 0x64);
+}
+
+static void test_irq1(void **state)
+{
+	struct fixture *f = *state;
+	/* Interrupts on (default command byte): a reply raises IRQ1, reading drops it. */
+	wr(f, CMD, 0xaa);
+	assert_int_equal(f->irq.level, 1);
+	assert_int_equal(rd(f, DATA), 0x55);
+	assert_int_equal(f->irq.level, 0);
+	/* Status reads do not touch the buffer. */
+	wr(f, CMD, 0xab);
+	rd(f, CMD);
+	assert_int_equal(f->irq.level, 1);
+	/* Clearing KBDINT drops the line even with OBF set... */
+	wr(f, CMD, 0x60);
+	wr(f, DATA, 0x44);
+	assert_int_equal(f->irq.level, 0);
+	assert_int_equal(rd(f, CMD) & 0x01, 1);
+	/* ...and setting it with OBF set raises it. */
+	wr(f, CMD, 0x60);
+	wr(f, DATA, 0x45);
+	assert_int_equal(f->irq.level, 1);
+	rd(f, DATA);
+	assert_int_equal(f->irq.level, 0);
+	assert_int_equal(f->irq.calls, 6);
+}
+
+static void test_output_port(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(command(f, 0xd0) & 0x03, 0x03);
+	/* A20 gate on via 0xd1 (bit 0 set): no reset. */
+	wr(f, CMD, 0xd1);
+	wr(f, DATA, 0xdf);
+	assert_int_equal(f->vm.requests, 0);
+	assert_int_equal(command(f, 0xd0) & 0x03, 0x03);
+	/* 0xd2/0xd3 echo into the output buffer; 0xd3 without the aux bit. */
+	wr(f, CMD, 0xd2);
+	wr(f, DATA, 0x12);
+	assert_int_equal(rd(f, CMD) & 0x21, 0x01);
+	assert_int_equal(rd(f, DATA), 0x12);
+	wr(f, CMD, 0xd3);
+	wr(f, DATA, 0x5a);
+	assert_int_equal(rd(f, CMD) & 0x21, 0x01);
+	assert_int_equal(rd(f, DATA), 0x5a);
+	/* 0xd4 and bytes for the absent keyboard get no answer. */
+	wr(f, CMD, 0xd4);
+	wr(f, DATA, 0xf4);
+	wr(f, DATA, 0xff);
+	wr(f, DATA, 0xf2);
+	assert_int_equal(rd(f, CMD) & 0x01, 0);
+	assert_int_equal(f->vm.requests, 0);
+}
+
+static void test_reset_pulse(void **state)
+{
+	struct fixture *f = *state;
+	wr(f, CMD, 0xff); /* pulses nothing */
+	wr(f, CMD, 0xf1); /* pulses bits 1-3 only */
+	assert_int_equal(f->vm.requests, 0);
+	wr(f, CMD, 0xfe);
+	assert_int_equal(f->vm.requests, 1);
+	assert_int_equal(f->vm.reason, VM_STOP_RESET);
+}
+
+static void test_reset_outport(void **state)
+{
+	struct fixture *f = *state;
+	wr(f, CMD, 0xd1);
+	wr(f, DATA, 0xfe);
+	assert_int_equal(f->vm.requests, 1);
+	assert_int_equal(f->vm.reason, VM_STOP_RESET);
+	/* The controller keeps working; the reset line reads inactive. */
+	assert_int_equal(command(f, 0xd0) & 0x01, 0x01);
+}
+
+static void test_other_ports(void **state)
+{
+	struct fixture *f = *state;
+	for (uint64_t off = 1; off < 4; off++) {
+		wr(f, off, 0xfe);
+		assert_int_equal(rd(f, off), 0xff);
+	}
+	uint8_t v[4] = {0xaa, 0, 0, 0};
+	i8042_access(f->dev, CMD, v, 2, true); /* low byte: self-test */
+	memset(v, 0, sizeof(v));
+	i8042_access(f->dev, DATA, v, 4, false);
+	assert_int_equal(v[0], 0x55);
+	assert_int_equal(v[1], 0xff);
+	assert_int_equal(v[3], 0xff);
+	assert_int_equal(f->vm.requests, 0);
+}
+
+static void test_garbage(void **state)
+{
+	struct fixture *f = *state;
+	srand(42);
+	for (int i = 0; i < 100000; i++) {
+		uint8_t v[8];
+		for (size_t j = 0; j < sizeof(v); j++)
+			v[j] = (uint8_t)rand();
+		static const uint32_t sizes[] = {1, 2, 4, 8};
+		i8042_access(f->dev, (uint64_t)(rand() % 6), v, sizes[rand() % 4], rand() & 1);
+	}
+	/* Only reset requests can come out of it. */
+	assert_true(f->vm.reason == VM_STOP_NONE || f->vm.reason == VM_STOP_RESET);
+	i8042_destroy(NULL);
+}
+
+static void test_no_irq_no_ctl(void **state)
+{
+	struct i8042 *dev = i8042_create(NULL, NULL);
+	assert_non_null(dev);
+	uint8_t v = 0xfe;
+	i8042_access(dev, CMD, &v, 1, true);
+	v = 0xaa;
+	i8042_access(dev, CMD, &v, 1, true);
+	i8042_access(dev, DATA, &v, 1, false);
+	assert_int_equal(v, 0x55);
+	i8042_destroy(dev);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_self_test, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_command_byte, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_irq1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_output_port, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_pulse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_outport, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_ports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+	    cmocka_unit_test(test_no_irq_no_ctl),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
