@@ -57,3 +57,14 @@ int log_ratelimit_allow(struct log_ratelimit *rl)
 	atomic_fetch_add(&rl->suppressed, 1);
 	return 0;
 }
+
+int err_set(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}

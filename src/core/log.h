@@ -8,6 +8,7 @@
 #define EMBER_CORE_LOG_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
@@ -16,6 +17,13 @@ void log_set_level(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints and exits with status 1. Only before the guest runs. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * Formats one line of error text into err (when err is not NULL) and
+ * returns rc: `return err_set(err, errlen, -EINVAL, "...", ...);`.
+ */
+int err_set(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 struct log_ratelimit {
 	_Atomic uint64_t window_start_ns;

@@ -7,25 +7,25 @@
 #include "guest.h"
 
 #define SDT_HEADER_LEN 36
-#define TABLE_MAX_LEN (1u << 20)
-#define BELOW_4G 0x100000000ULL
+#define TABLE_MAX_LEN  (1u << 20)
+#define BELOW_4G       0x100000000ULL
 
 /* FADT offsets */
-#define FADT_DSDT 40
-#define FADT_PM1A_CNT_BLK 64
-#define FADT_FLAGS 112
-#define FADT_RESET_REG 116
-#define FADT_RESET_VALUE 128
-#define FADT_X_DSDT 140
+#define FADT_DSDT              40
+#define FADT_PM1A_CNT_BLK      64
+#define FADT_FLAGS             112
+#define FADT_RESET_REG         116
+#define FADT_RESET_VALUE       128
+#define FADT_X_DSDT            140
 #define FADT_SLEEP_CONTROL_REG 244
-#define FADT_SLEEP_STATUS_REG 256
-#define FADT_LEN_V5 268 /* through SLEEP_STATUS_REG */
-#define FADT_HW_REDUCED_ACPI (1u << 20)
-#define FADT_RESET_REG_SUP (1u << 10)
+#define FADT_SLEEP_STATUS_REG  256
+#define FADT_LEN_V5            268 /* through SLEEP_STATUS_REG */
+#define FADT_HW_REDUCED_ACPI   (1u << 20)
+#define FADT_RESET_REG_SUP     (1u << 10)
 
 /* Generic Address Structure */
 #define GAS_SPACE_MEMORY 0
-#define GAS_SPACE_IO 1
+#define GAS_SPACE_IO     1
 
 static struct acpi_info acpi;
 
@@ -75,7 +75,7 @@ static int find_s5(const uint8_t *dsdt)
 			continue;
 		uint32_t j = i + 5;
 		j += 1 + (dsdt[j] >> 6); /* PkgLength: bits 7:6 count the bytes that follow */
-		j++;			 /* NumElements */
+		j++;                     /* NumElements */
 		if (j + 1 >= len)
 			return -1;
 		switch (dsdt[j]) {
@@ -155,8 +155,9 @@ const struct acpi_info *acpi_scan(const struct boot_info *bi)
 		fail("no XSDT (RSDP revision < 2 or XSDT address 0)");
 
 	/* The XSDT when there is one; the RSDT keeps QEMU's tables walkable. */
-	const uint8_t *root = use_xsdt ? table_at(acpi.xsdt, "XSDT", "XSDT signature/length/checksum")
-				       : table_at(rd32(rsdp + 16), "RSDT", "RSDT signature/checksum");
+	const uint8_t *root = use_xsdt
+	                          ? table_at(acpi.xsdt, "XSDT", "XSDT signature/length/checksum")
+	                          : table_at(rd32(rsdp + 16), "RSDT", "RSDT signature/checksum");
 	if (!root)
 		return &acpi;
 	unsigned esize = use_xsdt ? 8 : 4;
@@ -208,7 +209,8 @@ void test_acpi(const struct boot_info *bi, const struct guest_config *cfg)
 	uint32_t flags = a->fadt ? rd32(a->fadt + FADT_FLAGS) : 0;
 	uint64_t slp = fadt_io_reg(FADT_SLEEP_CONTROL_REG);
 	uint64_t rst = fadt_io_reg(FADT_RESET_REG);
-	unsigned rst_val = a->fadt && rd32(a->fadt + 4) > FADT_RESET_VALUE ? a->fadt[FADT_RESET_VALUE] : 0;
+	unsigned rst_val =
+	    a->fadt && rd32(a->fadt + 4) > FADT_RESET_VALUE ? a->fadt[FADT_RESET_VALUE] : 0;
 
 	if (!why && !(flags & FADT_HW_REDUCED_ACPI))
 		why = "FADT HW_REDUCED_ACPI not set";
@@ -223,12 +225,12 @@ void test_acpi(const struct boot_info *bi, const struct guest_config *cfg)
 	if (!why && fadt_io_reg(FADT_SLEEP_STATUS_REG) != LAYOUT_ACPI_SLEEP_STS_PORT)
 		why = "FADT sleep status register is not the layout.h port";
 	if (!why && (rst != LAYOUT_ACPI_RESET_PORT || rst_val != LAYOUT_ACPI_RESET_VALUE ||
-		     !(flags & FADT_RESET_REG_SUP)))
+	             !(flags & FADT_RESET_REG_SUP)))
 		why = "FADT reset register/value/RESET_REG_SUP";
 	if (!why && a->nr_lapics == 0)
 		why = "MADT has no local APIC";
 	if (!why && cfg->cpus) {
-		uint64_t seen[ACPI_MAX_CPUS / 64] = { 0 };
+		uint64_t seen[ACPI_MAX_CPUS / 64] = {0};
 		if (a->nr_lapics != cfg->cpus)
 			why = "MADT local APIC count differs from ember.cpus";
 		for (unsigned i = 0; !why && i < a->nr_lapics && i < ACPI_MAX_CPUS; i++) {
@@ -255,10 +257,15 @@ void acpi_poweroff(const struct boot_info *bi)
 	const struct acpi_info *a = acpi_scan(bi);
 	unsigned typ = a->s5_slp_typ >= 0 ? (unsigned)a->s5_slp_typ : LAYOUT_ACPI_S5_SLP_TYP;
 
-	if (a->fadt && (rd32(a->fadt + FADT_FLAGS) & FADT_HW_REDUCED_ACPI)) {
-		uint64_t port = fadt_io_reg(FADT_SLEEP_CONTROL_REG);
-		if (port && port < 0x10000) /* SLP_TYP bits 4:2, SLP_EN bit 5 */
-			outb((uint16_t)port, (uint8_t)(((typ & 7) << 2) | (1 << 5)));
+	if (a->fadt && (rd32(a->fadt + FADT_FLAGS) & FADT_HW_REDUCED_ACPI) &&
+	    rd32(a->fadt + 4) >= FADT_LEN_V5) {
+		const uint8_t *gas = a->fadt + FADT_SLEEP_CONTROL_REG;
+		uint64_t addr = rd64(gas + 4);
+		uint8_t val = (uint8_t)(((typ & 7) << 2) | (1 << 5)); /* SLP_TYP 4:2, SLP_EN 5 */
+		if (gas[0] == GAS_SPACE_IO && addr && addr < 0x10000)
+			outb((uint16_t)addr, val);
+		else if (gas[0] == GAS_SPACE_MEMORY && addr && addr < BELOW_4G)
+			*(volatile uint8_t *)(uintptr_t)addr = val;
 	} else if (a->fadt) {
 		/* Legacy PM1a control block (QEMU): SLP_TYP bits 12:10, SLP_EN bit 13. */
 		uint32_t port = rd32(a->fadt + FADT_PM1A_CNT_BLK);

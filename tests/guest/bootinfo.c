@@ -16,36 +16,36 @@
 #include "guest.h"
 
 /* boot_params offsets */
-#define BP_ACPI_RSDP 0x070
+#define BP_ACPI_RSDP         0x070
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
-#define BP_EXT_RAMDISK_SIZE 0x0c4
-#define BP_EXT_CMD_LINE_PTR 0x0c8
-#define BP_E820_ENTRIES 0x1e8
-#define BP_BOOT_FLAG 0x1fe
-#define BP_HEADER 0x202
-#define BP_VERSION 0x206
-#define BP_TYPE_OF_LOADER 0x210
-#define BP_LOADFLAGS 0x211
-#define BP_RAMDISK_IMAGE 0x218
-#define BP_RAMDISK_SIZE 0x21c
-#define BP_CMD_LINE_PTR 0x228
-#define BP_CMDLINE_SIZE 0x238
-#define BP_E820_TABLE 0x2d0
-#define BP_E820_MAX 128
+#define BP_EXT_RAMDISK_SIZE  0x0c4
+#define BP_EXT_CMD_LINE_PTR  0x0c8
+#define BP_E820_ENTRIES      0x1e8
+#define BP_BOOT_FLAG         0x1fe
+#define BP_HEADER            0x202
+#define BP_VERSION           0x206
+#define BP_TYPE_OF_LOADER    0x210
+#define BP_LOADFLAGS         0x211
+#define BP_RAMDISK_IMAGE     0x218
+#define BP_RAMDISK_SIZE      0x21c
+#define BP_CMD_LINE_PTR      0x228
+#define BP_CMDLINE_SIZE      0x238
+#define BP_E820_TABLE        0x2d0
+#define BP_E820_MAX          128
 
 /* hvm_start_info offsets */
-#define SI_MAGIC 0
-#define SI_VERSION 4
-#define SI_NR_MODULES 12
-#define SI_MODLIST 16
-#define SI_CMDLINE 24
-#define SI_RSDP 32
-#define SI_MEMMAP 40
+#define SI_MAGIC          0
+#define SI_VERSION        4
+#define SI_NR_MODULES     12
+#define SI_MODLIST        16
+#define SI_CMDLINE        24
+#define SI_RSDP           32
+#define SI_MEMMAP         40
 #define SI_MEMMAP_ENTRIES 48
 
 /* What mkbzimage.py writes into our setup header. */
 #define OUR_BOOT_PROTOCOL 0x020f
-#define HDRS_MAGIC 0x53726448 /* "HdrS" */
+#define HDRS_MAGIC        0x53726448 /* "HdrS" */
 
 static bool is_pvh(uint32_t path)
 {
@@ -114,7 +114,8 @@ void boot_info_collect(struct boot_info *bi, uint32_t path, uint64_t raw)
 	}
 
 	bi->rsdp = rd64(p + BP_ACPI_RSDP);
-	bi->initrd_addr = rd32(p + BP_RAMDISK_IMAGE) | (uint64_t)rd32(p + BP_EXT_RAMDISK_IMAGE) << 32;
+	bi->initrd_addr = rd32(p + BP_RAMDISK_IMAGE) | (uint64_t)rd32(p + BP_EXT_RAMDISK_IMAGE)
+	                                                   << 32;
 	bi->initrd_size = rd32(p + BP_RAMDISK_SIZE) | (uint64_t)rd32(p + BP_EXT_RAMDISK_SIZE) << 32;
 	const uint8_t *e = p + BP_E820_TABLE;
 	uint32_t n = p[BP_E820_ENTRIES];
@@ -146,8 +147,9 @@ static void bootparams_pvh(const struct boot_info *bi)
 		why = "memmap_entries > 128";
 	else if (rd64(p + SI_RSDP) == 0)
 		why = "no rsdp_paddr";
-	report("bootparams", why == NULL, "path=pvh info=0x%lx magic=0x%x version=%u modules=%u%s%s",
-	       bi->raw, magic, version, rd32(p + SI_NR_MODULES), why ? " error=" : "", why ? why : "");
+	report("bootparams", why == NULL,
+	       "path=pvh info=0x%lx magic=0x%x version=%u modules=%u%s%s", bi->raw, magic, version,
+	       rd32(p + SI_NR_MODULES), why ? " error=" : "", why ? why : "");
 }
 
 void test_bootparams(const struct boot_info *bi)
@@ -232,12 +234,12 @@ void test_e820(const struct boot_info *bi, const struct guest_config *cfg)
 		if (ram + mib < want || ram > want + mib)
 			why = "RAM total not within 1 MiB of ember.mem";
 	}
-	report("e820", why == NULL, "entries=%u ram=0x%lx ram_kib=%lu mem_mib=%lu%s%s", bi->nr_mem, ram,
-	       ram >> 10, cfg->mem_mib, why ? " error=" : "", why ? why : "");
+	report("e820", why == NULL, "entries=%u ram=0x%lx ram_kib=%lu mem_mib=%lu%s%s", bi->nr_mem,
+	       ram, ram >> 10, cfg->mem_mib, why ? " error=" : "", why ? why : "");
 	if (why) {
 		for (uint32_t i = 0; i < bi->nr_mem; i++)
 			gprintf("  e820[%u] 0x%lx-0x%lx type %u\n", i, bi->mem[i].addr,
-				bi->mem[i].addr + bi->mem[i].size, bi->mem[i].type);
+			        bi->mem[i].addr + bi->mem[i].size, bi->mem[i].type);
 	}
 }
 

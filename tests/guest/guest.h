@@ -10,15 +10,15 @@
 #define EMBER_TEST_GUEST_H
 
 /* How we were entered (first argument of guest_main). */
-#define BOOT_PATH_BZIMAGE 0   /* 64-bit entry at load address + 0x200, RSI = boot_params */
-#define BOOT_PATH_PVH 1	      /* 32-bit PVH entry, EBX = hvm_start_info */
+#define BOOT_PATH_BZIMAGE   0 /* 64-bit entry at load address + 0x200, RSI = boot_params */
+#define BOOT_PATH_PVH       1 /* 32-bit PVH entry, EBX = hvm_start_info */
 #define BOOT_PATH_BZIMAGE32 2 /* 32-bit boot protocol entry, ESI = boot_params */
 
 #define PVH_START_MAGIC 0x336ec578
 
 /* Selectors of the GDT entry.S loads on the 32-bit paths. */
 #define GUEST_CS32 0x08
-#define GUEST_DS 0x10
+#define GUEST_DS   0x10
 #define GUEST_CS64 0x18
 
 /*
@@ -27,7 +27,7 @@
  * between the boot IDT (0x520) and the PVH start info (0x6000) in layout.h.
  */
 #define AP_TRAMPOLINE_GPA 0x3000
-#define AP_COUNTER_GPA 0x3ff0
+#define AP_COUNTER_GPA    0x3ff0
 
 #define GUEST_STACK_SIZE 16384
 
@@ -41,8 +41,8 @@
 #include "arch/x86/layout.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define NORETURN __attribute__((noreturn))
-#define PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define NORETURN      __attribute__((noreturn))
+#define PRINTF(f, a)  __attribute__((format(printf, f, a)))
 
 /* ---- port I/O and small CPU helpers -------------------------------------- */
 
@@ -146,8 +146,8 @@ struct mem_range {
 };
 
 struct boot_info {
-	uint32_t path;	 /* BOOT_PATH_* */
-	uint64_t raw;	 /* boot_params or hvm_start_info address */
+	uint32_t path;       /* BOOT_PATH_* */
+	uint64_t raw;        /* boot_params or hvm_start_info address */
 	const char *cmdline; /* "" when none */
 	uint64_t cmdline_addr;
 	uint64_t initrd_addr, initrd_size;
@@ -170,7 +170,7 @@ struct guest_config {
 	const char *end;
 	size_t end_len;
 	uint64_t mem_mib; /* 0: not given */
-	uint64_t cpus;	  /* 0: not given */
+	uint64_t cpus;    /* 0: not given */
 };
 
 void test_bootparams(const struct boot_info *bi);
@@ -182,6 +182,9 @@ void test_smp(const struct boot_info *bi, const struct guest_config *cfg);
 void test_rtc(void);
 void test_uart(const struct boot_info *bi);
 void test_output(void);
+void test_spin(void);
+void test_pio(const struct boot_info *bi);
+void test_echo(void);
 
 /* ---- acpi.c --------------------------------------------------------------- */
 

@@ -109,7 +109,7 @@ static void put_num(struct sink *s, uint64_t v, unsigned base, bool neg, unsigne
 
 size_t vformat(char *buf, size_t size, const char *fmt, va_list ap)
 {
-	struct sink s = { buf, size, 0 };
+	struct sink s = {buf, size, 0};
 
 	for (; *fmt; fmt++) {
 		if (*fmt != '%') {
@@ -181,7 +181,7 @@ void gprintf(const char *fmt, ...)
 void report(const char *name, bool pass, const char *fmt, ...)
 {
 	va_list ap;
-	struct sink s = { line_buf, sizeof(line_buf), 0 };
+	struct sink s = {line_buf, sizeof(line_buf), 0};
 	const char *prefix = "EMBER-TEST ";
 
 	for (const char *p = prefix; *p; p++)
@@ -214,7 +214,8 @@ const char *cmdline_get(const char *cmdline, const char *key, size_t *len)
 		const char *word = p;
 		while (*p && *p != ' ')
 			p++;
-		if ((size_t)(p - word) > klen && memcmp(word, key, klen) == 0 && word[klen] == '=') {
+		if ((size_t)(p - word) > klen && memcmp(word, key, klen) == 0 &&
+		    word[klen] == '=') {
 			*len = (size_t)(p - word) - klen - 1;
 			return word + klen + 1;
 		}

@@ -22,14 +22,37 @@ struct test {
 	bool in_all;
 };
 
-/* The order the tests run in. `output` and `triplefault` run only when named. */
-enum { T_BOOTPARAMS, T_E820, T_CMDLINE, T_INITRD, T_ACPI, T_SMP, T_RTC, T_UART, T_OUTPUT, T_TRIPLEFAULT, T_COUNT };
+/* The order the tests run in. Only `all` members run by default; the rest run when named. */
+enum {
+	T_BOOTPARAMS,
+	T_E820,
+	T_CMDLINE,
+	T_INITRD,
+	T_ACPI,
+	T_SMP,
+	T_RTC,
+	T_UART,
+	T_OUTPUT,
+	T_TRIPLEFAULT,
+	T_SPIN,
+	T_PIO,
+	T_ECHO,
+	T_COUNT
+};
 static const struct test tests[T_COUNT] = {
-	[T_BOOTPARAMS] = { "bootparams", true }, [T_E820] = { "e820", true },
-	[T_CMDLINE] = { "cmdline", true },	 [T_INITRD] = { "initrd", true },
-	[T_ACPI] = { "acpi", true },		 [T_SMP] = { "smp", true },
-	[T_RTC] = { "rtc", true },		 [T_UART] = { "uart", true },
-	[T_OUTPUT] = { "output", false },	 [T_TRIPLEFAULT] = { "triplefault", false },
+    [T_BOOTPARAMS] = {"bootparams", true},
+    [T_E820] = {"e820", true},
+    [T_CMDLINE] = {"cmdline", true},
+    [T_INITRD] = {"initrd", true},
+    [T_ACPI] = {"acpi", true},
+    [T_SMP] = {"smp", true},
+    [T_RTC] = {"rtc", true},
+    [T_UART] = {"uart", true},
+    [T_OUTPUT] = {"output", false},
+    [T_TRIPLEFAULT] = {"triplefault", false},
+    [T_SPIN] = {"spin", false},
+    [T_PIO] = {"pio", false},
+    [T_ECHO] = {"echo", false},
 };
 
 static bool word_is(const char *s, size_t len, const char *word)
@@ -103,16 +126,16 @@ static void idt_install(void)
 	struct {
 		uint16_t limit;
 		uint64_t base;
-	} __attribute__((packed)) desc = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+	} __attribute__((packed)) desc = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
 
 	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
 	for (unsigned i = 0; i < ARRAY_SIZE(idt); i++) {
 		uint64_t a = (uint64_t)(uintptr_t)exception_stubs + 16 * i;
-		idt[i] = (struct gate){ .off0 = (uint16_t)a,
-					.sel = cs,
-					.type = 0x8e, /* present, DPL 0, 64-bit interrupt gate */
-					.off1 = (uint16_t)(a >> 16),
-					.off2 = (uint32_t)(a >> 32) };
+		idt[i] = (struct gate){.off0 = (uint16_t)a,
+		                       .sel = cs,
+		                       .type = 0x8e, /* present, DPL 0, 64-bit interrupt gate */
+		                       .off1 = (uint16_t)(a >> 16),
+		                       .off2 = (uint32_t)(a >> 32)};
 	}
 	__asm__ volatile("lidt %0" : : "m"(desc));
 }
@@ -149,7 +172,8 @@ static void select_tests(const struct guest_config *cfg, bool sel[T_COUNT])
 		size_t n = (size_t)(q - p);
 		bool known = false;
 		for (unsigned t = 0; t < T_COUNT; t++) {
-			if (word_is(p, n, tests[t].name) || (word_is(p, n, "all") && tests[t].in_all)) {
+			if (word_is(p, n, tests[t].name) ||
+			    (word_is(p, n, "all") && tests[t].in_all)) {
 				sel[t] = true;
 				known = true;
 			}
@@ -189,7 +213,7 @@ NORETURN void guest_main(uint32_t path, uint64_t raw)
 	boot_info_collect(&boot_info, path, raw);
 	parse_config(&cfg, boot_info.cmdline);
 
-	bool sel[T_COUNT] = { false };
+	bool sel[T_COUNT] = {false};
 	select_tests(&cfg, sel);
 	const struct boot_info *bi = &boot_info;
 	if (sel[T_BOOTPARAMS])
@@ -210,6 +234,12 @@ NORETURN void guest_main(uint32_t path, uint64_t raw)
 		test_uart(bi);
 	if (sel[T_OUTPUT])
 		test_output();
+	if (sel[T_SPIN])
+		test_spin();
+	if (sel[T_PIO])
+		test_pio(bi);
+	if (sel[T_ECHO])
+		test_echo();
 	uart_puts("EMBER-TEST-DONE\n");
 	if (sel[T_TRIPLEFAULT])
 		guest_triple_fault();

@@ -7,17 +7,17 @@
  */
 #include "guest.h"
 
-#define RTC_SEC 0x00
-#define RTC_MIN 0x02
-#define RTC_HOUR 0x04
-#define RTC_DAY 0x07
-#define RTC_MONTH 0x08
-#define RTC_YEAR 0x09
-#define RTC_REG_A 0x0a
-#define RTC_REG_B 0x0b
-#define RTC_CENTURY 0x32 /* the ACPI FADT's default century register */
-#define REG_A_UIP 0x80
-#define REG_B_24H 0x02
+#define RTC_SEC      0x00
+#define RTC_MIN      0x02
+#define RTC_HOUR     0x04
+#define RTC_DAY      0x07
+#define RTC_MONTH    0x08
+#define RTC_YEAR     0x09
+#define RTC_REG_A    0x0a
+#define RTC_REG_B    0x0b
+#define RTC_CENTURY  0x32 /* the ACPI FADT's default century register */
+#define REG_A_UIP    0x80
+#define REG_B_24H    0x02
 #define REG_B_BINARY 0x04
 
 struct rtc_time {
@@ -114,8 +114,8 @@ void test_rtc(void)
 		}
 		if (!time_valid(&t)) {
 			report("rtc", false,
-			       "error=bad date %u%02u-%02u-%02u %02u:%02u:%02u (reg B 0x%x)", t.century,
-			       t.year, t.month, t.day, t.hour, t.min, t.sec, reg_b);
+			       "error=bad date %u%02u-%02u-%02u %02u:%02u:%02u (reg B 0x%x)",
+			       t.century, t.year, t.month, t.day, t.hour, t.min, t.sec, reg_b);
 			return;
 		}
 		secs = unix_seconds(&t);

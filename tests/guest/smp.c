@@ -6,19 +6,19 @@
  */
 #include "guest.h"
 
-#define LAPIC_ID 0x20
-#define LAPIC_SVR 0xf0
-#define LAPIC_ICR_LO 0x300
-#define LAPIC_ICR_HI 0x310
-#define ICR_INIT 0x00000500
-#define ICR_STARTUP 0x00000600
+#define LAPIC_ID         0x20
+#define LAPIC_SVR        0xf0
+#define LAPIC_ICR_LO     0x300
+#define LAPIC_ICR_HI     0x310
+#define ICR_INIT         0x00000500
+#define ICR_STARTUP      0x00000600
 #define ICR_LEVEL_ASSERT 0x00004000
-#define ICR_BUSY 0x00001000
-#define SVR_ENABLE 0x100
+#define ICR_BUSY         0x00001000
+#define SVR_ENABLE       0x100
 
-#define MSR_APIC_BASE 0x1b
+#define MSR_APIC_BASE  0x1b
 #define APIC_BASE_EXTD (1u << 10)
-#define APIC_BASE_EN (1u << 11)
+#define APIC_BASE_EN   (1u << 11)
 
 /* INIT/SIPI are emulated by KVM: short delays are enough. */
 #define IPI_DELAY 3000
@@ -85,8 +85,9 @@ void test_smp(const struct boot_info *bi, const struct guest_config *cfg)
 
 	if (!(base & APIC_BASE_EN) || (base & APIC_BASE_EXTD) ||
 	    (base & ~0xfffULL) != LAYOUT_LAPIC_GPA) {
-		report("smp", false, "cpus=1 error=APIC_BASE 0x%lx is not an enabled xAPIC at 0x%llx",
-		       base, LAYOUT_LAPIC_GPA);
+		report("smp", false,
+		       "cpus=1 error=APIC_BASE 0x%lx is not an enabled xAPIC at 0x%llx", base,
+		       LAYOUT_LAPIC_GPA);
 		return;
 	}
 	uint32_t bsp_id = *lapic(LAPIC_ID) >> 24;
@@ -143,9 +144,9 @@ void test_smp(const struct boot_info *bi, const struct guest_config *cfg)
 		spins++;
 	}
 	unsigned started = *counter;
-	why = started != n_ap				? "not every AP came up"
+	why = started != n_ap                    ? "not every AP came up"
 	      : (cfg->cpus && cfg->cpus != cpus) ? "MADT CPU count differs from ember.cpus"
-						   : NULL;
+	                                         : NULL;
 	report("smp", why == NULL, "cpus=%u expected=%u spins=%u%s%s", 1 + started, cpus, spins,
 	       why ? " error=" : "", why ? why : "");
 }

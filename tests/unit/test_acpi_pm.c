@@ -10,19 +10,9 @@
 #include "arch/x86/layout.h"
 #include "devices/legacy/acpi_pm.h"
 
+#include "fakes.h"
+
 enum { SLEEP_CTL = 0, SLEEP_STS = 1, RESET = 2 };
-
-struct fake_vm {
-	enum vm_stop_reason reason;
-	int requests;
-};
-
-static void fake_stop(void *ctx, enum vm_stop_reason reason)
-{
-	struct fake_vm *vm = ctx;
-	vm->reason = reason;
-	vm->requests++;
-}
 
 struct fixture {
 	struct fake_vm vm;
@@ -33,7 +23,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	struct vm_control ctl = {.request_stop = fake_stop, .ctx = &f->vm};
+	struct vm_control ctl = fake_vm_control(&f->vm);
 	f->pm = acpi_pm_create(&ctl);
 	assert_non_null(f->pm);
 	*state = f;

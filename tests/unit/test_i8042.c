@@ -10,17 +10,9 @@
 
 #include "devices/legacy/i8042.h"
 
+#include "fakes.h"
+
 enum { DATA = 0, CMD = 4 };
-
-struct fake_vm {
-	enum vm_stop_reason reason;
-	int requests;
-};
-
-struct fake_irq {
-	int level;
-	int calls;
-};
 
 struct fixture {
 	struct fake_vm vm;
@@ -28,27 +20,12 @@ struct fixture {
 	struct i8042 *dev;
 };
 
-static void fake_stop(void *ctx, enum vm_stop_reason reason)
-{
-	struct fake_vm *vm = ctx;
-	if (vm->reason == VM_STOP_NONE)
-		vm->reason = reason;
-	vm->requests++;
-}
-
-static void fake_irq_set(void *ctx, uint32_t gsi, int level)
-{
-	struct fake_irq *f = ctx;
-	f->level = level;
-	f->calls++;
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	struct vm_control ctl = {.request_stop = fake_stop, .ctx = &f->vm};
-	struct irq_line irq = {.set = fake_irq_set, .ctx = &f->irq, .gsi = 1};
+	struct vm_control ctl = fake_vm_control(&f->vm);
+	struct irq_line irq = fake_irq_line(&f->irq, 1);
 	f->dev = i8042_create(&ctl, &irq);
 	assert_non_null(f->dev);
 	*state = f;

@@ -9,17 +9,7 @@
 
 #include "devices/legacy/pvpanic.h"
 
-struct fake_vm {
-	enum vm_stop_reason reason;
-	int requests;
-};
-
-static void fake_stop(void *ctx, enum vm_stop_reason reason)
-{
-	struct fake_vm *vm = ctx;
-	vm->reason = reason;
-	vm->requests++;
-}
+#include "fakes.h"
 
 struct fixture {
 	struct fake_vm vm;
@@ -30,7 +20,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	struct vm_control ctl = {.request_stop = fake_stop, .ctx = &f->vm};
+	struct vm_control ctl = fake_vm_control(&f->vm);
 	f->dev = pvpanic_create(&ctl);
 	assert_non_null(f->dev);
 	*state = f;

@@ -12,6 +12,8 @@
 #include "core/macros.h"
 #include "devices/legacy/rtc.h"
 
+#include "fakes.h"
+
 enum { SEC = 0, SEC_ALARM, MIN, MIN_ALARM, HOUR, HOUR_ALARM, WDAY, MDAY, MONTH, YEAR };
 enum { REG_A = 0x0a, REG_B, REG_C, REG_D, CENTURY = 0x32 };
 
@@ -34,15 +36,6 @@ static void set_time(int year, int mon, int mday, int hour, int min, int sec, lo
 	fake_now.tv_nsec = nsec;
 }
 
-struct fake_irq {
-	int calls;
-};
-
-static void fake_irq_set(void *ctx, uint32_t gsi, int level)
-{
-	((struct fake_irq *)ctx)->calls++;
-}
-
 static struct fake_irq irq_state;
 
 static int setup(void **state)
@@ -50,7 +43,7 @@ static int setup(void **state)
 	/* Thursday, 29 February 2024, 13:05:09 UTC. */
 	set_time(2024, 2, 29, 13, 5, 9, 0);
 	irq_state.calls = 0;
-	struct irq_line line = {.set = fake_irq_set, .ctx = &irq_state, .gsi = 8};
+	struct irq_line line = fake_irq_line(&irq_state, 8);
 	struct rtc *rtc = rtc_create(&line, fake_clock, MIB(128));
 	assert_non_null(rtc);
 	*state = rtc;

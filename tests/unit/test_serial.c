@@ -15,22 +15,10 @@
 
 #include "devices/legacy/serial.h"
 
+#include "fakes.h"
+
 /* Register offsets and bits, spelled out so the tests read like the datasheet. */
 enum { RBR = 0, IER = 1, IIR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
-
-struct fake_irq {
-	int level;
-	int calls;
-	uint32_t gsi;
-};
-
-static void fake_irq_set(void *ctx, uint32_t gsi, int level)
-{
-	struct fake_irq *f = ctx;
-	f->level = level;
-	f->calls++;
-	f->gsi = gsi;
-}
 
 struct fixture {
 	struct fake_irq irq;
@@ -48,7 +36,7 @@ static int setup(void **state)
 	f->wfd = fds[1];
 	assert_int_equal(fcntl(f->rfd, F_SETFL, O_NONBLOCK), 0);
 	/* A stack temporary: serial_create must copy it. */
-	struct irq_line line = {.set = fake_irq_set, .ctx = &f->irq, .gsi = 4};
+	struct irq_line line = fake_irq_line(&f->irq, 4);
 	f->uart = serial_create(&line, f->wfd);
 	assert_non_null(f->uart);
 	*state = f;

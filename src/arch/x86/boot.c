@@ -23,6 +23,7 @@
 
 #include "arch/x86/layout.h"
 #include "arch/x86/regs.h"
+#include "core/log.h"
 
 /* ---- Linux boot protocol structures (bootparam.h) ---- */
 
@@ -190,20 +191,6 @@ static_assert(LAYOUT_PVH_INFO_GPA + 4096 <= LAYOUT_ZERO_PAGE_GPA, "PVH page belo
 
 #define ELF_MAX_PHDRS 64
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* [off, off + size) lies inside a file of len bytes; no sum can wrap. */
 static bool in_file(size_t len, uint64_t off, uint64_t size)
 {
@@ -225,25 +212,25 @@ static int probe_bzimage(const uint8_t *image, size_t len, struct kernel_info *i
 	struct setup_header hdr;
 
 	if (len < SETUP_HDR_AREA_END)
-		return fail(err, errlen, -EINVAL, "kernel: bzImage is truncated (%zu bytes)", len);
+		return err_set(err, errlen, -EINVAL, "kernel: bzImage is truncated (%zu bytes)", len);
 	memcpy(&hdr, image + SETUP_HDR_OFFSET, sizeof(hdr));
 
 	uint16_t version = hdr.version;
 	if (version < 0x0206)
-		return fail(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 		            "kernel: bzImage boot protocol %u.%02u is too old (need 2.06)",
 		            version >> 8, version & 0xff);
 	if (!(hdr.loadflags & LOADED_HIGH))
-		return fail(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 		            "kernel: zImage (not loaded high) is not supported");
 	/* xloadflags exists from protocol 2.12; older kernels have no 64-bit entry. */
 	uint16_t xloadflags = version >= 0x020c ? hdr.xloadflags : 0;
 	if (!(xloadflags & XLF_KERNEL_64))
-		return fail(err, errlen, -EINVAL, "kernel: bzImage has no 64-bit entry point");
+		return err_set(err, errlen, -EINVAL, "kernel: bzImage has no 64-bit entry point");
 
 	uint64_t setup_size = bz_setup_size(image);
 	if (setup_size >= len)
-		return fail(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 		            "kernel: bzImage is truncated (setup is %llu bytes, file is %zu)",
 		            (unsigned long long)setup_size, len);
 	uint64_t pm_size = len - setup_size;
@@ -260,14 +247,14 @@ static int probe_bzimage(const uint8_t *image, size_t len, struct kernel_info *i
 		if (hdr.relocatable_kernel) {
 			uint64_t align = hdr.kernel_alignment;
 			if (align == 0 || (align & (align - 1)) || align > GIB(1))
-				return fail(err, errlen, -EINVAL,
+				return err_set(err, errlen, -EINVAL,
 				            "kernel: bzImage kernel_alignment %#llx is not a power "
 				            "of two up to 1 GiB",
 				            (unsigned long long)align);
 			start = MAX(ALIGN_UP(LAYOUT_HIMEM_GPA, align), hdr.pref_address);
 		}
 		if (start > UINT64_MAX - hdr.init_size)
-			return fail(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 			            "kernel: bzImage pref_address %#llx is out of range",
 			            (unsigned long long)hdr.pref_address);
 		load_end = MAX(load_end, start + hdr.init_size);
@@ -349,12 +336,12 @@ static int find_pvh_note(const uint8_t *p, uint64_t size, uint64_t align, uint64
 		memcpy(&nh, p + off, sizeof(nh));
 		off += sizeof(nh);
 		if (nh.n_namesz > size - off)
-			return fail(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 			            "kernel: ELF note name runs past its segment");
 		const uint8_t *name = p + off;
 		off += MIN(ALIGN_UP((uint64_t)nh.n_namesz, align), size - off);
 		if (nh.n_descsz > size - off)
-			return fail(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 			            "kernel: ELF note data runs past its segment");
 		const uint8_t *desc = p + off;
 		off += MIN(ALIGN_UP((uint64_t)nh.n_descsz, align), size - off);
@@ -370,12 +357,12 @@ static int find_pvh_note(const uint8_t *p, uint64_t size, uint64_t align, uint64
 		} else if (nh.n_descsz == 8) {
 			memcpy(entry, desc, sizeof(*entry));
 		} else {
-			return fail(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 			            "kernel: PVH entry note has a %u-byte value (need 4 or 8)",
 			            (unsigned)nh.n_descsz);
 		}
 		if (*entry > UINT32_MAX)
-			return fail(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 			            "kernel: PVH entry %#llx is not a 32-bit address",
 			            (unsigned long long)*entry);
 		return 1;
@@ -389,16 +376,16 @@ static int probe_elf(const uint8_t *image, size_t len, struct kernel_info *info,
 	Elf64_Ehdr eh;
 
 	if (len < sizeof(eh))
-		return fail(err, errlen, -EINVAL, "kernel: ELF header is truncated");
+		return err_set(err, errlen, -EINVAL, "kernel: ELF header is truncated");
 	memcpy(&eh, image, sizeof(eh));
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
 	    eh.e_machine != EM_X86_64)
-		return fail(err, errlen, -EINVAL, "kernel: ELF file is not a 64-bit x86-64 image");
+		return err_set(err, errlen, -EINVAL, "kernel: ELF file is not a 64-bit x86-64 image");
 	if (eh.e_type != ET_EXEC)
-		return fail(err, errlen, -EINVAL, "kernel: ELF file is not an executable");
+		return err_set(err, errlen, -EINVAL, "kernel: ELF file is not an executable");
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > ELF_MAX_PHDRS ||
 	    !in_file(len, eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr)))
-		return fail(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 		            "kernel: ELF program header table is invalid (%u entries at %#llx)",
 		            (unsigned)eh.e_phnum, (unsigned long long)eh.e_phoff);
 
@@ -410,7 +397,7 @@ static int probe_elf(const uint8_t *image, size_t len, struct kernel_info *info,
 		if (ph.p_type != PT_LOAD && ph.p_type != PT_NOTE)
 			continue;
 		if (!in_file(len, ph.p_offset, ph.p_filesz))
-			return fail(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 			            "kernel: ELF segment %u lies outside the file", i);
 		if (ph.p_type == PT_NOTE) {
 			if (have_entry)
@@ -424,7 +411,7 @@ static int probe_elf(const uint8_t *image, size_t len, struct kernel_info *info,
 		}
 		if (ph.p_filesz > ph.p_memsz || ph.p_paddr < LAYOUT_HIMEM_GPA ||
 		    ph.p_memsz > UINT64_MAX - ph.p_paddr)
-			return fail(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 			            "kernel: ELF segment %u has a bad address or size "
 			            "(paddr %#llx, filesz %#llx, memsz %#llx)",
 			            i, (unsigned long long)ph.p_paddr,
@@ -433,10 +420,10 @@ static int probe_elf(const uint8_t *image, size_t len, struct kernel_info *info,
 		load_end = MAX(load_end, ph.p_paddr + ph.p_memsz);
 	}
 	if (!have_entry)
-		return fail(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 		            "kernel: ELF vmlinux has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)");
 	if (load_end == 0)
-		return fail(err, errlen, -EINVAL, "kernel: ELF vmlinux has no loadable segment");
+		return err_set(err, errlen, -EINVAL, "kernel: ELF vmlinux has no loadable segment");
 
 	*info = (struct kernel_info){
 	    .format = KERNEL_FORMAT_PVH_ELF,
@@ -521,7 +508,7 @@ int boot_probe_kernel(const uint8_t *image, size_t len, struct kernel_info *info
 		if (boot_flag == BOOT_FLAG_MAGIC && memcmp(image + 0x202, HDRS_MAGIC, 4) == 0)
 			return probe_bzimage(image, len, info, err, errlen);
 	}
-	return fail(err, errlen, -EINVAL,
+	return err_set(err, errlen, -EINVAL,
 	            "kernel: not a bzImage or an ELF vmlinux with a PVH entry note");
 }
 
@@ -564,7 +551,7 @@ int boot_load(struct guest_memory *mem, const struct boot_request *req, struct b
 		rc = load_pvh(mem, req, &info, initrd_gpa, initrd_len, entry);
 out:
 	if (rc)
-		return fail(err, errlen, rc, "boot: writing into guest memory failed: %s",
+		return err_set(err, errlen, rc, "boot: writing into guest memory failed: %s",
 		            strerror(-rc));
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "arch/x86/layout.h"
+#include "core/log.h"
 
 /* Room above the kernel image for its early allocations, kept clear of the initrd. */
 #define BOOT_KERNEL_HEADROOM MIB(4)
@@ -58,20 +59,6 @@ size_t e820_build(const struct guest_memory *mem, struct e820_entry *out, size_t
 	return n;
 }
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 static unsigned long long mib_up(uint64_t bytes)
 {
 	return (unsigned long long)((bytes >> 20) + ((bytes & (MIB(1) - 1)) != 0));
@@ -92,7 +79,7 @@ int boot_place_initrd(const struct kernel_info *info, uint64_t ram_size, uint64_
 	*initrd_gpa = 0;
 	uint64_t cmdline_max = MIN(info->cmdline_max, LAYOUT_CMDLINE_MAX - 1);
 	if (cmdline_len > cmdline_max)
-		return fail(err, errlen, -E2BIG,
+		return err_set(err, errlen, -E2BIG,
 		            "cmdline: %zu bytes is longer than the kernel's limit of %llu",
 		            cmdline_len, (unsigned long long)cmdline_max);
 
@@ -101,7 +88,7 @@ int boot_place_initrd(const struct kernel_info *info, uint64_t ram_size, uint64_
 		uint64_t need = kernel_end > UINT64_MAX - BOOT_KERNEL_HEADROOM
 		                    ? UINT64_MAX
 		                    : kernel_end + BOOT_KERNEL_HEADROOM;
-		return fail(
+		return err_set(
 		    err, errlen, -ENOSPC,
 		    "kernel: needs %llu MiB of low RAM (image ends at %#llx), have %llu MiB",
 		    mib_up(need), (unsigned long long)kernel_end, mib_up(low_end));
@@ -114,7 +101,7 @@ int boot_place_initrd(const struct kernel_info *info, uint64_t ram_size, uint64_
 		top = info->initrd_addr_max + 1;
 	uint64_t lowest = kernel_end + BOOT_KERNEL_HEADROOM;
 	if (initrd_len > top || ALIGN_DOWN(top - initrd_len, PAGE_SIZE_4K) < lowest)
-		return fail(err, errlen, -ENOSPC,
+		return err_set(err, errlen, -ENOSPC,
 		            "initrd: %llu bytes do not fit below %#llx in %llu MiB of RAM",
 		            (unsigned long long)initrd_len, (unsigned long long)top,
 		            mib_up(ram_size));
