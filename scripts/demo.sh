@@ -17,7 +17,7 @@ if ! python3 tests/integration/kvm_speed.py --quiet; then
 	echo "ember: KVM on this host runs guest kernel code too slowly for Linux;" \
 		"booting ember's test guest instead"
 	exec build/ember run --kernel build/tests/guest/ember-test.bzimage --cpus 2 \
-		--memory 128 --cmdline "ember.test=all ember.cpus=2 ember.mem=128"
+		--memory 128 --cmdline "ember.test=all ember.cpus=2 ember.mem=128 ember.magic=demo"
 fi
 exec build/ember run --kernel "$KIT_BZIMAGE" --initrd "$KIT_INITRD" --cpus 2 --memory 256 \
 	--cmdline "console=ttyS0"
