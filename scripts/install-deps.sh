@@ -7,6 +7,7 @@ set -euo pipefail
 
 packages=(
 	meson ninja-build gcc pkg-config   # build
+	liburing-dev                       # async block I/O (virtio-blk)
 	libcmocka-dev                      # unit tests
 	python3 python3-pytest             # integration tests (run with /usr/bin/python3)
 	cpio gzip lz4 binutils             # guest kit: initramfs, kernel payload, readelf

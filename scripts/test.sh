@@ -11,8 +11,9 @@ bash tools/guest/build-kit.sh build/guest-kit >build/guest-kit.log 2>&1 ||
 	{ tail -20 build/guest-kit.log; echo "guest kit build failed"; exit 1; }
 
 status=0
-echo "== unit tests (build/)"
-meson test -C build --suite unit --print-errorlogs -q || status=1
+# One meson invocation per build: each rewrites its meson-logs/testlog.json.
+echo "== unit tests, and the software CPU against the host CPU (difftest: 200,000 fixed-seed cases)"
+meson test -C build --suite unit --suite difftest --print-errorlogs -q || status=1
 echo "== unit tests under AddressSanitizer + UBSan (build-asan/)"
 meson test -C build-asan --suite unit --print-errorlogs -q || status=1
 echo "== integration tests (pytest)"

@@ -5,6 +5,7 @@
 #include "accel/kvm/kvm.h"
 #include "config/cli.h"
 #include "core/log.h"
+#include "cpurun/cpurun.h"
 #include "vmm/builder.h"
 
 #ifndef EMBER_VERSION
@@ -33,6 +34,10 @@ int main(int argc, char **argv)
 		printf("ember %s\n", EMBER_VERSION);
 		vm_config_fini(&cli.config);
 		return 0;
+	}
+	if (cli.command == CLI_CPU_RUN) {
+		vm_config_fini(&cli.config);
+		return cpurun_main(argc - 2, argv + 2);
 	}
 
 	struct vm_config *cfg = &cli.config;

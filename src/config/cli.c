@@ -2,12 +2,18 @@
 #include "config/cli.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+
 static const char usage[] =
 	"usage: ember run --kernel PATH [options]   boot a microVM, its console on this terminal\n"
+	"       ember cpu-run [--trace] [--stats] ELF [ARGS...]\n"
+	"                                           run a static x86-64 Linux program on the\n"
+	"                                           software CPU (user mode, syscalls forwarded)\n"
 	"       ember --help | --version\n"
 	"\n"
 	"options for run:\n"
@@ -17,10 +23,20 @@ static const char usage[] =
 	"  --cpus N          number of vCPUs (default 1)\n"
 	"  --memory MIB      guest RAM in MiB (default 128, at least 16)\n"
 	"  --accel NAME      auto (default), kvm or soft\n"
+	"  --rng[=RATE]      a virtio-rng device; RATE limits it to RATE bytes/s\n"
+	"  --disk PATH[,ro][,root][,id=NAME][,cache=none|writeback]\n"
+	"                    a virtio-blk disk (repeatable, at most 8; /dev/vda, vdb... in\n"
+	"                    order); root adds root=/dev/vdX to the command line\n"
 	"\n"
 	"On a terminal, Ctrl-C goes to the guest; press Ctrl-A x to quit ember\n"
 	"(Ctrl-A Ctrl-A sends a Ctrl-A). ember exits 0 when the guest powers off\n"
-	"or reboots, 1 when the guest crashes, 2 on bad input.\n";
+	"or reboots, 1 when the guest crashes, 2 on bad input.\n"
+	"\n"
+	"options for cpu-run (everything after ELF is the program's):\n"
+	"  --trace           print each syscall, its arguments and result to stderr\n"
+	"  --stats           print the instruction count and MIPS to stderr at exit\n"
+	"The program gets ember's environment; cpu-run exits with its exit status,\n"
+	"128+signal when it crashes, 2 on bad input.\n";
 
 const char *cli_usage(void)
 {
@@ -46,6 +62,89 @@ static int set_string(char **field, const char *value)
 	free(*field);
 	*field = strdup(value);
 	return *field ? 0 : -ENOMEM;
+}
+
+static const char *const run_options[] = {
+	"--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--accel", "--rng", "--disk",
+};
+
+static bool run_option_known(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(run_options); i++)
+		if (strlen(run_options[i]) == len && !strncmp(run_options[i], name, len))
+			return true;
+	return false;
+}
+
+/* The GET_ID string: printable ASCII without spaces or commas, 1 to 20 bytes. */
+static bool disk_id_ok(const char *id)
+{
+	size_t len = strlen(id);
+	if (len == 0 || len > VM_DISK_ID_MAX)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (*p <= ' ' || *p > '~' || *p == ',')
+			return false;
+	return true;
+}
+
+/* One key of --disk PATH[,ro][,root][,id=NAME][,cache=none|writeback]. */
+static int parse_disk_key(struct vm_disk_config *d, const char *key, char *err, size_t errlen)
+{
+	if (!strcmp(key, "ro"))
+		d->read_only = true;
+	else if (!strcmp(key, "root"))
+		d->root = true;
+	else if (!strcmp(key, "cache=none"))
+		d->cache = VM_DISK_CACHE_NONE;
+	else if (!strcmp(key, "cache=writeback"))
+		d->cache = VM_DISK_CACHE_WRITEBACK;
+	else if (!strncmp(key, "id=", 3) && disk_id_ok(key + 3))
+		snprintf(d->id, sizeof(d->id), "%s", key + 3);
+	else if (!strncmp(key, "id=", 3))
+		return err_set(err, errlen, -EINVAL,
+			       "--disk: id '%.40s' is not 1 to %d printable characters", key + 3,
+			       VM_DISK_ID_MAX);
+	else
+		return err_set(err, errlen, -EINVAL,
+			       "--disk: unknown option '%.40s' (ro, root, id=NAME, "
+			       "cache=none|writeback)",
+			       key);
+	return 0;
+}
+
+static int parse_disk(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+	struct vm_disk_config d = {0};
+	char *spec = strdup(value);
+	if (!spec)
+		return -ENOMEM;
+	char *save, *tok = strtok_r(spec, ",", &save);
+	int r = 0;
+	if (!tok || value[0] == ',') {
+		r = err_set(err, errlen, -EINVAL, "--disk: PATH is required");
+		goto out;
+	}
+	d.path = strdup(tok);
+	if (!d.path) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (!r && (tok = strtok_r(NULL, ",", &save)))
+		r = parse_disk_key(&d, tok, err, errlen);
+	for (unsigned i = 0; !r && d.root && i < cfg->nr_devices; i++)
+		if (cfg->devices[i].kind == VM_DEVICE_BLK && cfg->devices[i].blk.root)
+			r = err_set(err, errlen, -EINVAL, "--disk: only one disk can be root");
+	if (r) {
+		free(d.path);
+		goto out;
+	}
+	if (vm_config_add_disk(cfg, &d))
+		r = err_set(err, errlen, -EINVAL, "--disk: at most %d disks (and %d devices)",
+			    VM_CONFIG_MAX_DISKS, VM_CONFIG_MAX_DEVICES);
+out:
+	free(spec);
+	return r;
 }
 
 static int parse_run_option(struct vm_config *cfg, const char *name, const char *value, char *err,
@@ -88,6 +187,20 @@ static int parse_run_option(struct vm_config *cfg, const char *name, const char 
 		}
 		return 0;
 	}
+	if (!strcmp(name, "--rng")) {
+		if (parse_u64(value, &n) || n == 0 || n > VM_CONFIG_MAX_RNG_RATE) {
+			snprintf(err, errlen, "--rng=RATE: '%s' is not a rate of 1 to %llu bytes/s",
+				 value, (unsigned long long)VM_CONFIG_MAX_RNG_RATE);
+			return -EINVAL;
+		}
+		if (vm_config_set_rng(cfg, n)) {
+			snprintf(err, errlen, "too many devices");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!strcmp(name, "--disk"))
+		return parse_disk(cfg, value, err, errlen);
 	snprintf(err, errlen, "unknown option '%s' (see ember --help)", name);
 	return -EINVAL;
 }
@@ -104,31 +217,32 @@ static int parse_run(int argc, char *const argv[], struct vm_config *cfg, char *
 			snprintf(err, errlen, "unexpected argument '%s' (see ember --help)", arg);
 			return -EINVAL;
 		}
-		/* Both "--name value" and "--name=value". */
-		char name[32];
-		const char *value;
+		/* "--name value", "--name=value", or a bare flag. */
 		const char *eq = strchr(arg, '=');
+		size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+		char name[32];
+		if (len >= sizeof(name) || !run_option_known(arg, len)) {
+			snprintf(err, errlen, "unknown option '%.*s' (see ember --help)",
+				 (int)MIN(len, (size_t)40), arg);
+			return -EINVAL;
+		}
+		memcpy(name, arg, len);
+		name[len] = '\0';
+		const char *value;
 		if (eq) {
-			size_t len = (size_t)(eq - arg);
-			if (len >= sizeof(name)) {
-				snprintf(err, errlen, "unknown option '%.40s' (see ember --help)",
-					 arg);
-				return -EINVAL;
-			}
-			memcpy(name, arg, len);
-			name[len] = '\0';
 			value = eq + 1;
-		} else {
-			snprintf(name, sizeof(name), "%s", arg);
-			if (strlen(arg) >= sizeof(name) || i + 1 >= argc) {
-				if (strlen(arg) < sizeof(name) &&
-				    parse_run_option(cfg, name, "", err, errlen) == -EINVAL &&
-				    strstr(err, "unknown option"))
-					return -EINVAL;
-				snprintf(err, errlen, "option '%.40s' needs a value", arg);
+		} else if (!strcmp(name, "--rng")) {
+			/* "--rng" alone: an entropy device without a rate limit. */
+			if (vm_config_set_rng(cfg, 0)) {
+				snprintf(err, errlen, "too many devices");
 				return -EINVAL;
 			}
+			continue;
+		} else if (i + 1 < argc) {
 			value = argv[++i];
+		} else {
+			snprintf(err, errlen, "option '%s' needs a value", name);
+			return -EINVAL;
 		}
 		int r = parse_run_option(cfg, name, value, err, errlen);
 		if (r)
@@ -161,6 +275,10 @@ int cli_parse(int argc, char *const argv[], struct cli *out, char *err, size_t e
 		return 0;
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
 		out->command = CLI_VERSION;
+		return 0;
+	}
+	if (!strcmp(cmd, "cpu-run")) {
+		out->command = CLI_CPU_RUN;
 		return 0;
 	}
 	if (strcmp(cmd, "run") != 0) {

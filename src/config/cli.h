@@ -1,7 +1,9 @@
 /*
  * The friendly command line: `ember run --kernel PATH [--initrd PATH]
  * [--cmdline STR] [--cpus N] [--memory MIB] [--accel auto|kvm|soft]`,
- * `ember --help`, `ember --version`. Parsing only: no files are opened.
+ * `ember cpu-run [--trace] [--stats] ELF [ARGS...]` (whose arguments
+ * cpurun_main parses), `ember --help`, `ember --version`. Parsing only: no
+ * files are opened.
  */
 #ifndef EMBER_CONFIG_CLI_H
 #define EMBER_CONFIG_CLI_H
@@ -15,6 +17,7 @@ enum cli_command {
 	CLI_RUN,
 	CLI_HELP,
 	CLI_VERSION,
+	CLI_CPU_RUN, /* argv[2...] go to cpurun_main */
 };
 
 struct cli {

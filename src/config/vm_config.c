@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "arch/x86/layout.h"
+#include "backends/block.h"
 
 void vm_config_init(struct vm_config *cfg)
 {
@@ -21,6 +22,12 @@ void vm_config_init(struct vm_config *cfg)
 
 void vm_config_fini(struct vm_config *cfg)
 {
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		if (cfg->devices[i].kind == VM_DEVICE_BLK) {
+			free(cfg->devices[i].blk.path);
+			block_file_close(cfg->devices[i].blk.file);
+		}
+	}
 	free(cfg->kernel_path);
 	free(cfg->initrd_path);
 	free(cfg->cmdline);
@@ -60,7 +67,54 @@ int vm_config_check(const struct vm_config *cfg, uint64_t host_mem_bytes, char *
 		snprintf(err, errlen, "--kernel is required");
 		return -EINVAL;
 	}
+	unsigned roots = 0;
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		const struct vm_device_config *d = &cfg->devices[i];
+		if (d->kind == VM_DEVICE_RNG && d->rng.rate_bytes_per_sec > VM_CONFIG_MAX_RNG_RATE) {
+			snprintf(err, errlen, "--rng: at most %llu bytes per second",
+				 (unsigned long long)VM_CONFIG_MAX_RNG_RATE);
+			return -EINVAL;
+		}
+		if (d->kind == VM_DEVICE_BLK && d->blk.root && ++roots > 1) {
+			snprintf(err, errlen, "--disk: only one disk can be root");
+			return -EINVAL;
+		}
+	}
 	return 0;
+}
+
+int vm_config_add_device(struct vm_config *cfg, const struct vm_device_config *dev)
+{
+	if (cfg->nr_devices >= VM_CONFIG_MAX_DEVICES)
+		return -ENOSPC;
+	cfg->devices[cfg->nr_devices++] = *dev;
+	return 0;
+}
+
+int vm_config_add_disk(struct vm_config *cfg, struct vm_disk_config *disk)
+{
+	unsigned disks = 0;
+	for (unsigned i = 0; i < cfg->nr_devices; i++)
+		disks += cfg->devices[i].kind == VM_DEVICE_BLK;
+	struct vm_device_config d = {.kind = VM_DEVICE_BLK, .blk = *disk};
+	int r = disks >= VM_CONFIG_MAX_DISKS ? -ENOSPC : vm_config_add_device(cfg, &d);
+	if (r)
+		free(disk->path);
+	disk->path = NULL;
+	return r;
+}
+
+int vm_config_set_rng(struct vm_config *cfg, uint64_t rate_bytes_per_sec)
+{
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		if (cfg->devices[i].kind == VM_DEVICE_RNG) {
+			cfg->devices[i].rng.rate_bytes_per_sec = rate_bytes_per_sec;
+			return 0;
+		}
+	}
+	struct vm_device_config rng = {.kind = VM_DEVICE_RNG,
+				       .rng.rate_bytes_per_sec = rate_bytes_per_sec};
+	return vm_config_add_device(cfg, &rng);
 }
 
 /* Reads a whole regular file; max bounds what we accept. */
@@ -110,6 +164,85 @@ out:
 	return r;
 }
 
+/* One image listed twice, writable at least once, would be two writers
+ * (and our own OFD lock would call it "locked by another process"). */
+static int check_duplicate_disks(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct stat st[VM_CONFIG_MAX_DEVICES];
+	bool known[VM_CONFIG_MAX_DEVICES] = {false};
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		const struct vm_device_config *a = &cfg->devices[i];
+		if (a->kind != VM_DEVICE_BLK || stat(a->blk.path, &st[i]))
+			continue; /* opening it reports the error */
+		known[i] = true;
+		for (unsigned j = 0; j < i; j++) {
+			const struct vm_device_config *b = &cfg->devices[j];
+			if (!known[j] || st[i].st_dev != st[j].st_dev || st[i].st_ino != st[j].st_ino)
+				continue;
+			if (a->blk.read_only && b->blk.read_only)
+				continue;
+			snprintf(err, errlen,
+				 "--disk %s: the same image as --disk %s; a writable image can be "
+				 "attached once",
+				 a->blk.path, b->blk.path);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int open_disks(struct vm_config *cfg, char *err, size_t errlen)
+{
+	int r = check_duplicate_disks(cfg, err, errlen);
+	for (unsigned i = 0; !r && i < cfg->nr_devices; i++) {
+		struct vm_disk_config *d = &cfg->devices[i].blk;
+		if (cfg->devices[i].kind != VM_DEVICE_BLK || d->file)
+			continue;
+		r = block_file_open(d->path, d->read_only, d->cache == VM_DISK_CACHE_NONE, &d->file,
+				    err, errlen);
+	}
+	return r;
+}
+
+/* A whole-word key= in the command line. */
+static bool cmdline_has(const char *cmdline, const char *key)
+{
+	for (const char *p = cmdline; p && (p = strstr(p, key)); p++)
+		if (p == cmdline || p[-1] == ' ')
+			return true;
+	return false;
+}
+
+/* root=/dev/vdX for the root disk, X by its place among the disks, unless
+ * the command line names a root already. */
+static int add_root_arg(struct vm_config *cfg, char *err, size_t errlen)
+{
+	unsigned index = 0;
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		const struct vm_device_config *d = &cfg->devices[i];
+		if (d->kind != VM_DEVICE_BLK)
+			continue;
+		if (!d->blk.root) {
+			index++;
+			continue;
+		}
+		if (cmdline_has(cfg->cmdline, "root="))
+			return 0;
+		const char *old = cfg->cmdline ? cfg->cmdline : "";
+		size_t len = strlen(old) + sizeof(" root=/dev/vda");
+		char *s = malloc(len);
+		if (!s) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		snprintf(s, len, "%s%sroot=/dev/vd%c", old, *old ? " " : "", 'a' + (int)index);
+		free(cfg->cmdline);
+		cfg->cmdline = s;
+		return 0;
+	}
+	return 0;
+}
+
 int vm_config_load(struct vm_config *cfg, char *err, size_t errlen)
 {
 	uint64_t ram = cfg->mem_mib << 20;
@@ -129,6 +262,8 @@ int vm_config_load(struct vm_config *cfg, char *err, size_t errlen)
 		if (r)
 			return r;
 	}
+	if ((r = open_disks(cfg, err, errlen)) || (r = add_root_arg(cfg, err, errlen)))
+		return r;
 	if (boot_check_fit(&cfg->kernel_info, ram, cfg->initrd_len,
 			   cfg->cmdline ? strlen(cfg->cmdline) : 0, err, errlen))
 		return -EINVAL;

@@ -1,14 +1,17 @@
 /*
  * The recipe: accelerator VM -> guest RAM -> legacy devices on the buses ->
- * ACPI tables -> kernel, initrd and command line -> vCPUs with CPUID, MSRs
- * and the boot CPU's entry registers. vm_run starts them.
+ * virtio-mmio devices -> ACPI tables -> kernel, initrd and command line ->
+ * vCPUs with CPUID, MSRs and the boot CPU's entry registers. vm_run
+ * starts them.
  */
 #include "vmm/builder.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "arch/x86/acpi.h"
@@ -16,12 +19,19 @@
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/msr.h"
+#include "core/log.h"
 #include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/pvpanic.h"
 #include "devices/legacy/rtc.h"
 #include "devices/legacy/serial.h"
+#include "devices/virtio/blk/blk.h"
+#include "devices/virtio/mmio.h"
+#include "devices/virtio/rng/rng.h"
 #include "vmm/vcpu.h"
+
+/* virtio-mmio GSIs count up from here, skipping the legacy devices' lines. */
+#define VIRTIO_FIRST_GSI 5
 
 static int map_guest_ram(struct vm *vm, uint64_t ram_size, char *err, size_t errlen)
 {
@@ -83,10 +93,134 @@ static int create_legacy_devices(struct vm *vm, char *err, size_t errlen)
 	return attach(vm, PVPANIC_PORT, 1, pvpanic_access, vm->pvpanic, "pvpanic", err, errlen);
 }
 
-static int load_guest(struct vm *vm, const struct vm_config *cfg, struct boot_entry *entry,
-		      char *err, size_t errlen)
+/* The GSI of the index-th virtio device, 0 when the IOAPIC has no pin left. */
+static uint32_t virtio_gsi(unsigned index)
 {
-	struct acpi_config acpi = {.nr_vcpus = cfg->nr_vcpus};
+	for (uint32_t gsi = VIRTIO_FIRST_GSI; gsi < LAYOUT_IOAPIC_PINS; gsi++) {
+		if (gsi == LAYOUT_COM1_GSI || gsi == LAYOUT_RTC_GSI || gsi == LAYOUT_I8042_GSI)
+			continue;
+		if (index-- == 0)
+			return gsi;
+	}
+	return 0;
+}
+
+/*
+ * Puts dev behind a virtio-mmio transport: the next 4 KiB window from
+ * LAYOUT_VIRTIO_MMIO_GPA, the next GSI, an LNRO0005 entry for the DSDT.
+ * With the accelerator's fast paths a kick (QueueNotify) signals the VMM
+ * thread without an exit to ember and an interrupt is one eventfd write;
+ * without them the transport does both itself. Takes ownership of dev.
+ */
+static int attach_virtio(struct vm *vm, struct virtio_device *dev, const char *name,
+			 struct acpi_config *acpi, char *err, size_t errlen)
+{
+	unsigned n = vm->nr_virtio;
+	uint64_t base = LAYOUT_VIRTIO_MMIO_GPA + n * LAYOUT_VIRTIO_MMIO_SIZE;
+	uint32_t gsi = virtio_gsi(n);
+	struct virtio_mmio *m;
+	int r;
+	if (n >= VM_MAX_VIRTIO_DEVICES || n >= ACPI_MAX_MMIO_DEVICES || !gsi) {
+		virtio_device_destroy(dev);
+		snprintf(err, errlen, "too many virtio devices (%u)", n + 1);
+		return -ENOSPC;
+	}
+	struct virtio_mmio_params params = {
+		.base = base, .irq = {vm_irq_set, vm, gsi}, .loop = vm->loop};
+	if ((r = virtio_mmio_create(&params, dev, &m))) {
+		virtio_device_destroy(dev);
+		snprintf(err, errlen, "cannot create the %s transport: %s", name, strerror(-r));
+		return r;
+	}
+	vm->virtio[vm->nr_virtio++] = m;
+	if ((r = bus_register(&vm->mmio_bus, base, LAYOUT_VIRTIO_MMIO_SIZE, virtio_mmio_access, m,
+			      name))) {
+		snprintf(err, errlen, "cannot register %s at %#llx: %s", name,
+			 (unsigned long long)base, strerror(-r));
+		return r;
+	}
+	const struct accel_ops *accel = vm->accel;
+	if (accel->ioeventfd && accel->ioeventfd(vm->avm, virtio_mmio_notify_fd(m),
+						 base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, false))
+		log_warn("%s: no ioeventfd, queue kicks take an MMIO exit", name);
+	if (accel->irqfd) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fd >= 0 && accel->irqfd(vm->avm, fd, gsi) == 0) {
+			virtio_mmio_set_irqfd(m, fd);
+		} else {
+			log_warn("%s: no irqfd, interrupts take an ioctl", name);
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	acpi->mmio_devices[acpi->nr_mmio_devices++] =
+		(struct acpi_mmio_device){.base = base, .size = LAYOUT_VIRTIO_MMIO_SIZE, .gsi = gsi};
+	return 0;
+}
+
+/*
+ * A virtio-blk device on the image vm_config_load opened and locked. The
+ * device gets its own descriptor of the same open file (the OFD lock
+ * belongs to the description, so it holds while either is open).
+ */
+static int create_blk(struct vm *vm, const struct vm_disk_config *disk,
+		      struct virtio_device **dev, char *err, size_t errlen)
+{
+	const struct block_file *f = disk->file;
+	int fd = f ? fcntl(f->fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (fd < 0) {
+		int r = f ? -errno : -EBADF;
+		snprintf(err, errlen, "--disk %s: %s", disk->path, f ? strerror(-r) : "not opened");
+		return r;
+	}
+	struct virtio_blk_params p = {
+		.fd = fd,
+		.capacity_bytes = f->size,
+		.logical_block = f->logical_block,
+		.read_only = disk->read_only,
+		.direct = f->direct,
+		.id = disk->id,
+		.engine = BLOCK_ENGINE_AUTO,
+	};
+	int r = virtio_blk_create(&p, &vm->mem, vm->loop, dev);
+	if (r)
+		snprintf(err, errlen, "cannot create virtio-blk for %s: %s", disk->path,
+			 strerror(-r));
+	return r;
+}
+
+static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg,
+				 struct acpi_config *acpi, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		const struct vm_device_config *d = &cfg->devices[i];
+		struct virtio_device *dev = NULL;
+		int r = -EINVAL;
+		switch (d->kind) {
+		case VM_DEVICE_RNG: {
+			struct virtio_rng_params p = {.rate_bytes_per_sec = d->rng.rate_bytes_per_sec};
+			if ((r = virtio_rng_create(&p, &vm->mem, vm->loop, &dev))) {
+				snprintf(err, errlen, "cannot create virtio-rng: %s", strerror(-r));
+				return r;
+			}
+			r = attach_virtio(vm, dev, "virtio-rng", acpi, err, errlen);
+			break;
+		}
+		case VM_DEVICE_BLK:
+			if ((r = create_blk(vm, &d->blk, &dev, err, errlen)))
+				return r;
+			r = attach_virtio(vm, dev, "virtio-blk", acpi, err, errlen);
+			break;
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int load_guest(struct vm *vm, const struct vm_config *cfg, const struct acpi_config *acpi,
+		      struct boot_entry *entry, char *err, size_t errlen)
+{
 	struct boot_request req = {
 		.kernel = cfg->kernel,
 		.kernel_len = cfg->kernel_len,
@@ -94,7 +228,7 @@ static int load_guest(struct vm *vm, const struct vm_config *cfg, struct boot_en
 		.initrd_len = cfg->initrd_len,
 		.cmdline = cfg->cmdline,
 	};
-	int r = acpi_build(&vm->mem, &acpi, &req.rsdp_gpa, err, errlen);
+	int r = acpi_build(&vm->mem, acpi, &req.rsdp_gpa, err, errlen);
 	if (r)
 		return r;
 	return boot_load(&vm->mem, &req, entry, err, errlen);
@@ -163,6 +297,7 @@ int builder_build(const struct vm_config *cfg, const struct accel_ops *accel, st
 {
 	struct vm *vm;
 	struct boot_entry entry;
+	struct acpi_config acpi = {.nr_vcpus = cfg->nr_vcpus};
 	*out = NULL;
 	int r = vm_create(&vm);
 	if (r) {
@@ -178,7 +313,9 @@ int builder_build(const struct vm_config *cfg, const struct accel_ops *accel, st
 		goto fail;
 	if ((r = create_legacy_devices(vm, err, errlen)))
 		goto fail;
-	if ((r = load_guest(vm, cfg, &entry, err, errlen)))
+	if ((r = create_virtio_devices(vm, cfg, &acpi, err, errlen)))
+		goto fail;
+	if ((r = load_guest(vm, cfg, &acpi, &entry, err, errlen)))
 		goto fail;
 	if ((r = create_vcpus(vm, &entry, err, errlen)))
 		goto fail;

@@ -18,6 +18,7 @@
 #include "devices/legacy/pvpanic.h"
 #include "devices/legacy/rtc.h"
 #include "devices/legacy/serial.h"
+#include "devices/virtio/mmio.h"
 #include "vmm/console.h"
 #include "vmm/vcpu.h"
 
@@ -36,6 +37,12 @@ int vm_create(struct vm **out)
 		int r = -errno;
 		free(vm);
 		return r;
+	}
+	vm->loop = event_loop_create();
+	if (!vm->loop) {
+		close(vm->stop_fd);
+		free(vm);
+		return -ENOMEM;
 	}
 	bus_init(&vm->pio_bus, "pio");
 	bus_init(&vm->mmio_bus, "mmio");
@@ -84,14 +91,9 @@ static int exit_status(enum vm_stop_reason reason)
 
 int vm_run(struct vm *vm)
 {
-	struct event_loop *loop = event_loop_create();
-	if (!loop) {
-		log_error("cannot create the event loop");
-		return 1;
-	}
+	struct event_loop *loop = vm->loop;
 	if (event_loop_add(loop, vm->stop_fd, EPOLLIN, on_stop, vm) < 0) {
 		log_error("cannot watch the stop eventfd");
-		event_loop_destroy(loop);
 		return 1;
 	}
 	vm->console = console_create(vm->serial, loop, &vm->control, STDIN_FILENO);
@@ -120,7 +122,7 @@ int vm_run(struct vm *vm)
 
 	console_destroy(vm->console);
 	vm->console = NULL;
-	event_loop_destroy(loop);
+	event_loop_del(loop, vm->stop_fd);
 	enum vm_stop_reason reason = (enum vm_stop_reason)atomic_load(&vm->stop_reason);
 	return exit_status(reason);
 }
@@ -135,6 +137,9 @@ void vm_destroy(struct vm *vm)
 			vm->accel->vcpu_destroy(vm->vcpus[i].accel_vcpu);
 	}
 	free(vm->vcpus);
+	/* After the vCPUs: nothing can reach a device's registers any more. */
+	for (unsigned i = vm->nr_virtio; i-- > 0;)
+		virtio_mmio_destroy(vm->virtio[i]);
 	pvpanic_destroy(vm->pvpanic);
 	acpi_pm_destroy(vm->acpi_pm);
 	rtc_destroy(vm->rtc);
@@ -145,6 +150,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->avm)
 		vm->accel->vm_destroy(vm->avm);
 	guest_memory_fini(&vm->mem);
+	event_loop_destroy(vm->loop);
 	close(vm->stop_fd);
 	free(vm);
 }

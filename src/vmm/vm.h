@@ -20,6 +20,10 @@ struct rtc;
 struct acpi_pm;
 struct pvpanic;
 struct console;
+struct event_loop;
+struct virtio_mmio;
+
+#define VM_MAX_VIRTIO_DEVICES 16
 
 struct vm {
 	const struct accel_ops *accel;
@@ -40,9 +44,16 @@ struct vm {
 	struct acpi_pm *acpi_pm;
 	struct pvpanic *pvpanic;
 	struct console *console;
+
+	/* The VMM thread's loop: exists from vm_create so devices can add
+	 * their fds (virtqueue kicks, timers) while the builder runs. */
+	struct event_loop *loop;
+	struct virtio_mmio *virtio[VM_MAX_VIRTIO_DEVICES];
+	unsigned nr_virtio;
 };
 
-/* Allocates an empty VM with its stop machinery; the builder does the rest. */
+/* Allocates an empty VM with its stop machinery and event loop; the
+ * builder does the rest. */
 int vm_create(struct vm **out) must_check;
 /* Tears down everything the VM holds, in reverse order of creation. */
 void vm_destroy(struct vm *vm);

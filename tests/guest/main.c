@@ -4,6 +4,7 @@
  * EMBER-TEST-DONE line and the end ember.end asks for.
  */
 #include "guest.h"
+#include "virtio.h"
 
 extern char _bss_start[], _bss_end[];
 
@@ -37,6 +38,11 @@ enum {
 	T_SPIN,
 	T_PIO,
 	T_ECHO,
+	T_VIRTIO_RNG,
+	T_VIRTIO_BLK_READ,
+	T_VIRTIO_BLK,
+	T_VIRTIO_BLK_RESET,
+	T_VIRTIO_HOSTILE,
 	T_COUNT
 };
 static const struct test tests[T_COUNT] = {
@@ -53,6 +59,11 @@ static const struct test tests[T_COUNT] = {
     [T_SPIN] = {"spin", false},
     [T_PIO] = {"pio", false},
     [T_ECHO] = {"echo", false},
+    [T_VIRTIO_RNG] = {"virtio-rng", false},
+    [T_VIRTIO_BLK_READ] = {"virtio-blk-read", false},
+    [T_VIRTIO_BLK] = {"virtio-blk", false},
+    [T_VIRTIO_BLK_RESET] = {"virtio-blk-reset", false},
+    [T_VIRTIO_HOSTILE] = {"virtio-hostile", false},
 };
 
 static bool word_is(const char *s, size_t len, const char *word)
@@ -240,6 +251,17 @@ NORETURN void guest_main(uint32_t path, uint64_t raw)
 		test_pio(bi);
 	if (sel[T_ECHO])
 		test_echo();
+	if (sel[T_VIRTIO_RNG])
+		test_virtio_rng(bi);
+	/* Before virtio-blk, which writes sectors 0-7. */
+	if (sel[T_VIRTIO_BLK_READ])
+		test_virtio_blk_read(bi);
+	if (sel[T_VIRTIO_BLK])
+		test_virtio_blk(bi);
+	if (sel[T_VIRTIO_BLK_RESET])
+		test_virtio_blk_reset(bi);
+	if (sel[T_VIRTIO_HOSTILE])
+		test_virtio_hostile(bi);
 	uart_puts("EMBER-TEST-DONE\n");
 	if (sel[T_TRIPLEFAULT])
 		guest_triple_fault();

@@ -130,7 +130,19 @@ struct cpu_mem_ops {
 	uint8_t *(*translate)(struct cpu *cpu, uint64_t vaddr, unsigned access, unsigned *flags);
 	/* A write reached a page marked TLB_CODE: drop the cached blocks on it. */
 	void (*code_written)(struct cpu *cpu, uint64_t vaddr, size_t len);
+	/* Optional: cpu_init_user64 / cpu_fini tell the memory about the CPU. */
+	void (*attach)(struct cpu *cpu);
+	void (*detach)(struct cpu *cpu);
 };
+
+/*
+ * translate's *flags: why accesses to a page must leave the TLB fast path.
+ * They sit in the low bits of the TLB tags (page-aligned otherwise), so a
+ * tag with any of them set never matches an address on the fast path.
+ */
+#define TLB_CODE (1u << 0)     /* writes: the page holds decoded code (code_written) */
+#define TLB_MMIO (1u << 1)     /* system mode (part 2): not RAM */
+#define TLB_NOTDIRTY (1u << 2) /* system mode (part 2): the first write sets the dirty bit */
 
 #define CPU_ACCESS_READ 1u
 #define CPU_ACCESS_WRITE 2u
@@ -139,20 +151,27 @@ struct cpu_mem_ops {
 #define CPU_TLB_SIZE 256
 
 struct cpu_tlb_entry {
-	uint64_t tag_read;  /* page number | TLB_INVALID bits; one compare on the fast path */
+	uint64_t tag_read; /* page address | TLB_* bits, ~0 when empty (mem.h) */
 	uint64_t tag_write;
 	uint64_t tag_fetch;
 	intptr_t addend; /* host = (intptr_t)vaddr + addend */
 };
 
 struct cpu {
-	uint64_t gpr[16];
+	union {
+		uint64_t gpr[16];
+		uint64_t ea_reg[17]; /* gpr plus ea_reg[EA_NONE] == 0 for address arithmetic */
+	};
 	uint64_t rip;
 	uint64_t rflags; /* all bits but the arithmetic ones while lazy flags are pending */
 	struct cpu_lazy_flags lf;
-	struct cpu_segment seg[6];
+	union {
+		struct cpu_segment seg[6];
+		struct cpu_segment seg_ea[8]; /* seg_ea[S_NONE].base == 0: no segment base */
+	};
 	enum cpu_mode mode;
 	uint8_t cpl;
+	bool user; /* user-mode emulation: SYSCALL and exceptions return to the caller */
 
 	union cpu_xmm xmm[16];
 	uint32_t mxcsr;
@@ -161,6 +180,7 @@ struct cpu {
 	/* Control state the user-mode runner and part 2 share. */
 	uint64_t cr0, cr2, cr3, cr4, efer;
 	uint64_t tsc_offset;
+	uint32_t tsc_aux; /* IA32_TSC_AUX, what RDTSCP returns in ECX */
 
 	/* Memory. */
 	const struct cpu_mem_ops *mem;
@@ -170,7 +190,10 @@ struct cpu {
 	/* Execution. */
 	struct code_cache *cache;
 	const struct insn *cur; /* the instruction being executed (for faults) */
-	uint64_t icount;	/* instructions retired, counted per block */
+	struct block *block;	/* the block being executed (codecache.h) */
+	uint64_t icount;	/* instructions retired (up to date when cpu_run returns) */
+	uint64_t budget_left;	/* instructions the current chunk may still start (cpu.c) */
+	uint64_t budget_rest;	/* the rest of cpu_run's budget beyond this chunk */
 	jmp_buf exc_jmp;	/* cpu_raise longjmps here, inside cpu_run */
 	enum cpu_exit exit;
 	uint8_t exc_vector;
@@ -191,10 +214,18 @@ enum cpu_exit cpu_run(struct cpu *cpu, uint64_t budget);
 /* Raises an exception from inside cpu_run: never returns. */
 __attribute__((noreturn)) void cpu_raise(struct cpu *cpu, uint8_t vector, uint32_t error,
 					 bool has_error);
-/* Drops every TLB entry (CR3 load, mapping changes in user mode). */
+/* Drops every TLB entry (CR3 load, mapping changes in user mode; user_mem
+ * does it itself for the CPUs that use it). */
 void cpu_tlb_flush(struct cpu *cpu);
 /* Drops every cached decoded block (and the TLB's code marks). */
 void cpu_code_flush(struct cpu *cpu);
+/*
+ * Drops the cached blocks decoded from host bytes [host, host+len): the host
+ * address is the page identity (two guest addresses mapping the same host
+ * page share it). Callable from a mem op or between cpu_run calls, on the
+ * CPU's thread. Returns true when blocks remain on the page(s) touched.
+ */
+bool cpu_code_invalidate(struct cpu *cpu, const void *host, size_t len);
 /* The full RFLAGS value, with lazy flags evaluated. */
 uint64_t cpu_get_rflags(struct cpu *cpu);
 void cpu_set_rflags(struct cpu *cpu, uint64_t rflags);
