@@ -8,8 +8,10 @@ set -euo pipefail
 packages=(
 	meson ninja-build gcc pkg-config   # build
 	liburing-dev                       # async block I/O (virtio-blk)
+	libjansson-dev libmicrohttpd-dev   # the Firecracker-compatible API: JSON, HTTP on a Unix socket
 	libcmocka-dev                      # unit tests
 	python3 python3-pytest             # integration tests (run with /usr/bin/python3)
+	python3-yaml curl                  # API tests: the OpenAPI file, Firecracker's curl examples
 	cpio gzip lz4 binutils             # guest kit: initramfs, kernel payload, readelf
 )
 if [[ "${1:-}" == "--bench" ]]; then

@@ -1,9 +1,16 @@
-/* ember: argv -> vm_config -> builder -> run. Nothing else lives here. */
+/*
+ * ember: argv -> vm_config -> builder -> run. Nothing else lives here.
+ * Invoked as `firecracker` (or with a Firecracker flag first) the process
+ * speaks Firecracker's command line and API instead (api/process.c).
+ */
 #include <signal.h>
 #include <stdio.h>
 
 #include "accel/kvm/kvm.h"
+#include "api/controller.h"
+#include "api/process.h"
 #include "config/cli.h"
+#include "config/fc_cli.h"
 #include "core/log.h"
 #include "cpurun/cpurun.h"
 #include "vmm/builder.h"
@@ -16,10 +23,38 @@
  * failure after start, 2 bad input (nothing was created). */
 #define EXIT_BAD_INPUT 2
 
+/* Firecracker's command line: its own exit codes (fc_cli.h). */
+static int firecracker_main(int argc, char **argv)
+{
+	struct fc_args args;
+	char err[512] = "";
+	if (fc_cli_parse(argc, argv, &args, err, sizeof(err))) {
+		fprintf(stderr, "ember: %s\n", err);
+		return FC_EXIT_ARG_PARSING;
+	}
+	switch (args.action) {
+	case FC_HELP:
+		fputs(fc_cli_usage(), stdout);
+		return FC_EXIT_OK;
+	case FC_VERSION:
+		printf("ember %s (Firecracker API %s)\n", EMBER_VERSION, API_FIRECRACKER_VERSION);
+		return FC_EXIT_OK;
+	case FC_SNAPSHOT_VERSION:
+	case FC_DESCRIBE_SNAPSHOT:
+		fprintf(stderr, "ember: snapshots are not supported yet\n");
+		return FC_EXIT_GENERIC;
+	case FC_RUN:
+		break;
+	}
+	return api_process_main(&args, EMBER_VERSION);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli;
 	char err[512] = "";
+	if (fc_cli_wanted(argc, argv))
+		return firecracker_main(argc, argv);
 	if (cli_parse(argc, argv, &cli, err, sizeof(err))) {
 		fprintf(stderr, "ember: %s\n", err);
 		vm_config_fini(&cli.config);

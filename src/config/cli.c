@@ -24,9 +24,12 @@ static const char usage[] =
 	"  --memory MIB      guest RAM in MiB (default 128, at least 16)\n"
 	"  --accel NAME      auto (default), kvm or soft\n"
 	"  --rng[=RATE]      a virtio-rng device; RATE limits it to RATE bytes/s\n"
-	"  --disk PATH[,ro][,root][,id=NAME][,cache=none|writeback]\n"
+	"  --disk PATH[,ro][,root][,id=NAME][,cache=none|writeback][,bw=RATE][,iops=RATE]\n"
+	"             [,bw_burst=N][,iops_burst=N]\n"
 	"                    a virtio-blk disk (repeatable, at most 8; /dev/vda, vdb... in\n"
-	"                    order); root adds root=/dev/vdX to the command line\n"
+	"                    order); root adds root=/dev/vdX to the command line; bw limits\n"
+	"                    it to RATE bytes/s, iops to RATE requests/s (suffixes K, M, G:\n"
+	"                    powers of 1024); a *_burst is a one-time extra allowance\n"
 	"\n"
 	"On a terminal, Ctrl-C goes to the guest; press Ctrl-A x to quit ember\n"
 	"(Ctrl-A Ctrl-A sends a Ctrl-A). ember exits 0 when the guest powers off\n"
@@ -88,9 +91,61 @@ static bool disk_id_ok(const char *id)
 	return true;
 }
 
-/* One key of --disk PATH[,ro][,root][,id=NAME][,cache=none|writeback]. */
+/* A count with an optional K, M or G suffix (powers of 1024), 1 to 2^50. */
+static int parse_amount(const char *s, uint64_t *out)
+{
+	char num[24];
+	size_t len = strlen(s);
+	unsigned shift = 0;
+	if (len && strchr("KMG", s[len - 1])) {
+		shift = s[len - 1] == 'K' ? 10 : s[len - 1] == 'M' ? 20 : 30;
+		len--;
+	}
+	if (len == 0 || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	uint64_t v;
+	if (parse_u64(num, &v) || v == 0 || v > (UINT64_C(1) << (50 - shift)))
+		return -EINVAL;
+	*out = v << shift;
+	return 0;
+}
+
+/* bw=, iops=, bw_burst=, iops_burst=: Firecracker token buckets holding one
+ * second's worth (size RATE, refill_time 1000 ms) plus the one-time burst. */
+static int parse_limit_key(struct vm_disk_config *d, const char *key, char *err, size_t errlen)
+{
+	static const char *const names[] = {"bw=", "iops=", "bw_burst=", "iops_burst="};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		size_t n = strlen(names[i]);
+		if (strncmp(key, names[i], n))
+			continue;
+		uint64_t v;
+		if (parse_amount(key + n, &v))
+			return err_set(err, errlen, -EINVAL,
+				       "--disk: %.*s '%.24s' is not a number from 1 to 2^50 (K, M, "
+				       "G suffixes allowed)",
+				       (int)n - 1, key, key + n);
+		struct token_bucket_config *b =
+			i % 2 == 0 ? &d->rate_limiter.bandwidth : &d->rate_limiter.ops;
+		if (i < 2) {
+			b->size = v;
+			b->refill_time_ms = 1000;
+		} else {
+			b->one_time_burst = v;
+		}
+		return 0;
+	}
+	return 1;
+}
+
+/* One key of --disk PATH[,ro][,root][,id=NAME][,cache=none|writeback][,bw=..][,iops=..]. */
 static int parse_disk_key(struct vm_disk_config *d, const char *key, char *err, size_t errlen)
 {
+	int r = parse_limit_key(d, key, err, errlen);
+	if (r <= 0)
+		return r;
 	if (!strcmp(key, "ro"))
 		d->read_only = true;
 	else if (!strcmp(key, "root"))
@@ -108,7 +163,8 @@ static int parse_disk_key(struct vm_disk_config *d, const char *key, char *err, 
 	else
 		return err_set(err, errlen, -EINVAL,
 			       "--disk: unknown option '%.40s' (ro, root, id=NAME, "
-			       "cache=none|writeback)",
+			       "cache=none|writeback, bw=RATE, iops=RATE, bw_burst=N, "
+			       "iops_burst=N)",
 			       key);
 	return 0;
 }
@@ -132,6 +188,10 @@ static int parse_disk(struct vm_config *cfg, const char *value, char *err, size_
 	}
 	while (!r && (tok = strtok_r(NULL, ",", &save)))
 		r = parse_disk_key(&d, tok, err, errlen);
+	if (!r && ((d.rate_limiter.bandwidth.one_time_burst && !d.rate_limiter.bandwidth.size) ||
+		   (d.rate_limiter.ops.one_time_burst && !d.rate_limiter.ops.size)))
+		r = err_set(err, errlen, -EINVAL,
+			    "--disk: bw_burst needs bw, iops_burst needs iops");
 	for (unsigned i = 0; !r && d.root && i < cfg->nr_devices; i++)
 		if (cfg->devices[i].kind == VM_DEVICE_BLK && cfg->devices[i].blk.root)
 			r = err_set(err, errlen, -EINVAL, "--disk: only one disk can be root");

@@ -79,6 +79,14 @@ int vm_config_check(const struct vm_config *cfg, uint64_t host_mem_bytes, char *
 			snprintf(err, errlen, "--disk: only one disk can be root");
 			return -EINVAL;
 		}
+		char why[128];
+		const struct rate_limiter_config *rl =
+			d->kind == VM_DEVICE_BLK ? &d->blk.rate_limiter : &d->rng.rate_limiter;
+		if (rate_limiter_config_check(rl, why, sizeof(why))) {
+			snprintf(err, errlen, "%s: rate limiter: %s",
+				 d->kind == VM_DEVICE_BLK ? "--disk" : "--rng", why);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "arch/x86/boot.h"
 #include "core/macros.h"
+#include "core/rate_limiter.h"
 
 enum accel_kind {
 	ACCEL_KIND_AUTO,
@@ -51,6 +52,8 @@ struct vm_disk_config {
 	bool read_only;
 	bool root; /* add root=/dev/vdX to the command line */
 	enum vm_disk_cache cache;
+	/* Firecracker's RateLimiter (--disk ...,bw=,iops=); all zero: no limit. */
+	struct rate_limiter_config rate_limiter;
 	struct block_file *file; /* opened and locked by vm_config_load */
 };
 
@@ -59,6 +62,9 @@ struct vm_device_config {
 	union {
 		struct {
 			uint64_t rate_bytes_per_sec; /* 0: no limit */
+			/* PUT /entropy's rate_limiter; used instead of the
+			 * rate when it has an enabled bucket. */
+			struct rate_limiter_config rate_limiter;
 		} rng;
 		struct vm_disk_config blk;
 	};

@@ -163,7 +163,7 @@ static int attach_virtio(struct vm *vm, struct virtio_device *dev, const char *n
  * device gets its own descriptor of the same open file (the OFD lock
  * belongs to the description, so it holds while either is open).
  */
-static int create_blk(struct vm *vm, const struct vm_disk_config *disk,
+static int create_blk(struct vm *vm, const struct vm_disk_config *disk, unsigned index,
 		      struct virtio_device **dev, char *err, size_t errlen)
 {
 	const struct block_file *f = disk->file;
@@ -181,7 +181,11 @@ static int create_blk(struct vm *vm, const struct vm_disk_config *disk,
 		.direct = f->direct,
 		.id = disk->id,
 		.engine = BLOCK_ENGINE_AUTO,
+		.rate_limiter = &disk->rate_limiter,
 	};
+	/* Metrics as block_<id>, or block_vda, block_vdb... without an id. */
+	char vdx[4] = {'v', 'd', (char)('a' + index), '\0'};
+	p.metrics_id = disk->id[0] ? disk->id : vdx;
 	int r = virtio_blk_create(&p, &vm->mem, vm->loop, dev);
 	if (r)
 		snprintf(err, errlen, "cannot create virtio-blk for %s: %s", disk->path,
@@ -192,13 +196,17 @@ static int create_blk(struct vm *vm, const struct vm_disk_config *disk,
 static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg,
 				 struct acpi_config *acpi, char *err, size_t errlen)
 {
+	unsigned disks = 0;
 	for (unsigned i = 0; i < cfg->nr_devices; i++) {
 		const struct vm_device_config *d = &cfg->devices[i];
 		struct virtio_device *dev = NULL;
 		int r = -EINVAL;
 		switch (d->kind) {
 		case VM_DEVICE_RNG: {
-			struct virtio_rng_params p = {.rate_bytes_per_sec = d->rng.rate_bytes_per_sec};
+			struct virtio_rng_params p = {
+				.rate_bytes_per_sec = d->rng.rate_bytes_per_sec,
+				.rate_limiter = &d->rng.rate_limiter,
+			};
 			if ((r = virtio_rng_create(&p, &vm->mem, vm->loop, &dev))) {
 				snprintf(err, errlen, "cannot create virtio-rng: %s", strerror(-r));
 				return r;
@@ -207,7 +215,7 @@ static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg,
 			break;
 		}
 		case VM_DEVICE_BLK:
-			if ((r = create_blk(vm, &d->blk, &dev, err, errlen)))
+			if ((r = create_blk(vm, &d->blk, disks++, &dev, err, errlen)))
 				return r;
 			r = attach_virtio(vm, dev, "virtio-blk", acpi, err, errlen);
 			break;

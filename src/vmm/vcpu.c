@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "vmm/bus.h"
 #include "vmm/vm.h"
 
@@ -18,6 +19,7 @@ static void dispatch_pio(struct vcpu *vcpu, const struct accel_exit *exit)
 	struct bus *bus = &vcpu->vm->pio_bus;
 	uint8_t *data = exit->pio.data;
 	vcpu->exits_pio++;
+	metrics_inc(exit->pio.is_write ? &metrics_vcpu.exit_io_out : &metrics_vcpu.exit_io_in);
 	/* String I/O (rep ins/outs) arrives as count accesses of size bytes. */
 	for (uint32_t i = 0; i < exit->pio.count; i++, data += exit->pio.size)
 		bus_access(bus, exit->pio.port, data, exit->pio.size, exit->pio.is_write);
@@ -26,6 +28,8 @@ static void dispatch_pio(struct vcpu *vcpu, const struct accel_exit *exit)
 static void dispatch_mmio(struct vcpu *vcpu, const struct accel_exit *exit)
 {
 	vcpu->exits_mmio++;
+	metrics_inc(exit->mmio.is_write ? &metrics_vcpu.exit_mmio_write :
+					  &metrics_vcpu.exit_mmio_read);
 	uint32_t size = exit->mmio.size;
 	if (unlikely(size == 0 || size > 8)) {
 		log_warn_ratelimited("vcpu %u: MMIO access of %u bytes at %#llx ignored",
@@ -79,10 +83,17 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	log_set_thread_name("vcpu %u", vcpu->index);
 
 	while (!atomic_load_explicit(&vm->stop_reason, memory_order_acquire)) {
+		/* vm_pause: park between exits, never inside a device access. */
+		if (unlikely(atomic_load_explicit(&vm->pause_requested, memory_order_acquire))) {
+			vm_vcpu_park(vm);
+			continue;
+		}
 		int r = accel->vcpu_run(vcpu->accel_vcpu, &exit);
 		if (unlikely(r < 0)) {
+			metrics_inc(&metrics_vcpu.failures);
 			log_error("vcpu %u: run failed: %s", vcpu->index, strerror(-r));
 			vm_request_stop(vm, VM_STOP_CRASH);
 			break;
@@ -109,6 +120,7 @@ static void *vcpu_thread(void *arg)
 			vm_request_stop(vm, VM_STOP_CRASH);
 			break;
 		case ACCEL_EXIT_ERROR:
+			metrics_inc(&metrics_vcpu.failures);
 			log_error("vcpu %u: %s %#llx", vcpu->index, exit.error.what,
 				  (unsigned long long)exit.error.code);
 			vcpu_dump_registers(vcpu);

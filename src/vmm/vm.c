@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/event_loop.h"
@@ -47,6 +48,12 @@ int vm_create(struct vm **out)
 	bus_init(&vm->pio_bus, "pio");
 	bus_init(&vm->mmio_bus, "mmio");
 	vm->control = (struct vm_control){.request_stop = control_stop, .ctx = vm};
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, &attr);
+	pthread_condattr_destroy(&attr);
 	*out = vm;
 	return 0;
 }
@@ -89,25 +96,95 @@ static int exit_status(enum vm_stop_reason reason)
 	}
 }
 
-int vm_run(struct vm *vm)
+int vm_start(struct vm *vm)
 {
 	struct event_loop *loop = vm->loop;
-	if (event_loop_add(loop, vm->stop_fd, EPOLLIN, on_stop, vm) < 0) {
+	if (vm->started)
+		return 0;
+	int r = event_loop_add(loop, vm->stop_fd, EPOLLIN, on_stop, vm);
+	if (r < 0) {
 		log_error("cannot watch the stop eventfd");
-		return 1;
+		return r;
 	}
 	vm->console = console_create(vm->serial, loop, &vm->control, STDIN_FILENO);
 
 	bus_seal(&vm->pio_bus);
 	bus_seal(&vm->mmio_bus);
+	vm->started = true;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		int r = vcpu_start(&vm->vcpus[i]);
+		r = vcpu_start(&vm->vcpus[i]);
 		if (r) {
 			log_error("cannot start vcpu %u: %d", i, r);
 			vm_request_stop(vm, VM_STOP_CRASH);
 			break;
 		}
 	}
+	return 0;
+}
+
+/* Wakes parked vCPUs for good (the VM stops) or for now (resume). */
+static void unpark(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_requested, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_vcpu_park(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_requested) && !atomic_load(&vm->stop_reason))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vm_pause(struct vm *vm)
+{
+	unsigned running = 0;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		running += vm->vcpus[i].started;
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += VM_PAUSE_TIMEOUT_MS / 1000;
+	deadline.tv_nsec += (long)(VM_PAUSE_TIMEOUT_MS % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	atomic_store(&vm->pause_requested, true);
+	/* The vCPU checks pause_requested before each run; a kick ends a run
+	 * in progress or one about to start (immediate_exit). */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	int r = 0;
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < running && !r && !atomic_load(&vm->stop_reason))
+		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &deadline);
+	if (!r && atomic_load(&vm->stop_reason))
+		r = ESRCH;
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (r) {
+		unpark(vm);
+		return -r;
+	}
+	return 0;
+}
+
+void vm_resume(struct vm *vm)
+{
+	unpark(vm);
+}
+
+int vm_run(struct vm *vm)
+{
+	struct event_loop *loop = vm->loop;
+	if (!vm->started && vm_start(vm))
+		return 1;
 
 	while (!atomic_load(&vm->stop_reason)) {
 		/* With input waiting for room in the UART, poll again soon. */
@@ -115,6 +192,7 @@ int vm_run(struct vm *vm)
 		event_loop_run_once(loop, timeout);
 	}
 
+	unpark(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
@@ -152,5 +230,7 @@ void vm_destroy(struct vm *vm)
 	guest_memory_fini(&vm->mem);
 	event_loop_destroy(vm->loop);
 	close(vm->stop_fd);
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_mutex_destroy(&vm->pause_lock);
 	free(vm);
 }

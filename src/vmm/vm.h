@@ -5,7 +5,9 @@
 #ifndef EMBER_VMM_VM_H
 #define EMBER_VMM_VM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "accel/accel.h"
@@ -50,7 +52,19 @@ struct vm {
 	struct event_loop *loop;
 	struct virtio_mmio *virtio[VM_MAX_VIRTIO_DEVICES];
 	unsigned nr_virtio;
+
+	/* vm_start ran: the vCPU threads exist, the console is served. */
+	bool started;
+	/* Pause (the API's PATCH /vm): vCPUs seeing pause_requested park in
+	 * vm_vcpu_park, counted in parked, until it is cleared or the VM stops. */
+	_Atomic bool pause_requested;
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	unsigned parked;
 };
+
+/* How long vm_pause waits for every vCPU to park. */
+#define VM_PAUSE_TIMEOUT_MS 5000
 
 /* Allocates an empty VM with its stop machinery and event loop; the
  * builder does the rest. */
@@ -59,9 +73,24 @@ int vm_create(struct vm **out) must_check;
 void vm_destroy(struct vm *vm);
 /* Records a stop reason (first wins) and wakes the VMM thread. Any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
-/* Starts the vCPUs, serves the console until the VM stops, joins them.
- * Returns the process exit status for the stop reason. VMM thread. */
+/* Seals the buses, serves the console and starts the vCPU threads; the
+ * VM then runs while the caller's thread goes on (the API answers
+ * InstanceStart). A vCPU that cannot start stops the VM (VM_STOP_CRASH).
+ * 0 or -errno. VMM thread. */
+int vm_start(struct vm *vm) must_check;
+/* Starts the VM unless vm_start did, serves its event loop until the VM
+ * stops, joins the vCPUs. Returns the process exit status for the stop
+ * reason. VMM thread. */
 int vm_run(struct vm *vm);
+/* Kicks every vCPU out of guest mode and waits (up to VM_PAUSE_TIMEOUT_MS)
+ * until each is parked; devices keep serving I/O already submitted. 0,
+ * -ETIMEDOUT (the VM is resumed again) or -ESRCH (the VM is stopping).
+ * VMM thread. */
+int vm_pause(struct vm *vm) must_check;
+/* Lets parked vCPUs run again. VMM thread. */
+void vm_resume(struct vm *vm);
+/* A vCPU thread that saw pause_requested: waits until resumed or stopped. */
+void vm_vcpu_park(struct vm *vm);
 /* An irq_set_fn that raises a GSI through the VM's accelerator. */
 void vm_irq_set(void *vm, uint32_t gsi, int level);
 

@@ -40,6 +40,7 @@ enum {
 	T_ECHO,
 	T_VIRTIO_RNG,
 	T_VIRTIO_BLK_READ,
+	T_VIRTIO_BLK_BENCH,
 	T_VIRTIO_BLK,
 	T_VIRTIO_BLK_RESET,
 	T_VIRTIO_HOSTILE,
@@ -61,6 +62,7 @@ static const struct test tests[T_COUNT] = {
     [T_ECHO] = {"echo", false},
     [T_VIRTIO_RNG] = {"virtio-rng", false},
     [T_VIRTIO_BLK_READ] = {"virtio-blk-read", false},
+    [T_VIRTIO_BLK_BENCH] = {"virtio-blk-bench", false},
     [T_VIRTIO_BLK] = {"virtio-blk", false},
     [T_VIRTIO_BLK_RESET] = {"virtio-blk-reset", false},
     [T_VIRTIO_HOSTILE] = {"virtio-hostile", false},
@@ -256,6 +258,8 @@ NORETURN void guest_main(uint32_t path, uint64_t raw)
 	/* Before virtio-blk, which writes sectors 0-7. */
 	if (sel[T_VIRTIO_BLK_READ])
 		test_virtio_blk_read(bi);
+	if (sel[T_VIRTIO_BLK_BENCH])
+		test_virtio_blk_bench(bi);
 	if (sel[T_VIRTIO_BLK])
 		test_virtio_blk(bi);
 	if (sel[T_VIRTIO_BLK_RESET])

@@ -237,6 +237,7 @@ uint32_t virtio_fnv1a(uint32_t h, const void *p, size_t n);
 void test_virtio_rng(const struct boot_info *bi);
 void test_virtio_blk(const struct boot_info *bi);
 void test_virtio_blk_read(const struct boot_info *bi);
+void test_virtio_blk_bench(const struct boot_info *bi);
 void test_virtio_blk_reset(const struct boot_info *bi);
 void test_virtio_hostile(const struct boot_info *bi);
 

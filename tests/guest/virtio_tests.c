@@ -1,7 +1,8 @@
 /*
  * virtio-rng (virtio 1.2 section 5.4) and virtio-blk (5.2) from the
  * driver's side: `virtio-rng`, `virtio-blk` (one line per check, then a
- * summary line) and `virtio-blk-read` (hash of the first sectors).
+ * summary line), `virtio-blk-read` (hash of the first sectors) and
+ * `virtio-blk-bench` (bulk transfer for the host to time).
  *
  * virtio-blk request (5.2.6): a device-readable header {le32 type,
  * le32 reserved, le64 sector}, the data (readable for OUT, writable for
@@ -823,6 +824,97 @@ void test_virtio_blk_read(const struct boot_info *bi)
 		virtio_reset(b.d);
 	report("virtio-blk-read", why == NULL, "sectors=%lu fnv=%08x requests=%u%s%s", n, h,
 	       requests, why ? " error=" : "", why ? why : "");
+}
+
+/* ---- virtio-blk-bench -------------------------------------------------------------- */
+
+/*
+ * Moves ember.benchkib KiB (default 4096) in requests of ember.benchreq
+ * bytes (default 32 KiB), BENCH_DEPTH requests per kick, reading -- or
+ * writing with ember.benchop=write -- from sector 0 on, wrapping at the
+ * capacity. "EMBER-BENCH start" goes out before the first request so the
+ * host times the transfer on the console; nothing is hashed, so the time
+ * is the device's. The guest kicks once per batch and then only polls: a
+ * rate-limited device must resume a throttled batch by itself.
+ */
+#define BENCH_DEPTH  4
+#define BENCH_HDRS   (VIRTIO_SLOT_SCRATCH + 0x400) /* BENCH_DEPTH * 16 bytes */
+#define BENCH_STATUS (VIRTIO_SLOT_SCRATCH + 0x480) /* BENCH_DEPTH bytes */
+#define BENCH_MAX    0x8000u
+
+static unsigned bench_batch(struct blk *b, bool write, uint32_t req, uint64_t *sector,
+                            uint64_t left)
+{
+	volatile uint8_t *st = vdma(b->d, BENCH_STATUS);
+	uint64_t per = req / SECTOR;
+	unsigned n = 0;
+
+	for (; n < BENCH_DEPTH && (uint64_t)n * req < left; n++) {
+		struct vbuf v[VQ_SIZE_MAX];
+		unsigned k = 0;
+		if (*sector + per > b->capacity)
+			*sector = 0;
+		put_hdr(b, BENCH_HDRS + 16 * n, write ? BLK_T_OUT : BLK_T_IN, *sector);
+		st[n] = 0xee;
+		v[k++] = (struct vbuf){vdma_gpa(b->d, BENCH_HDRS + 16 * n), sizeof(struct blk_hdr),
+		                       0};
+		for (uint32_t off = 0; off < req; off += b->seg_bytes)
+			v[k++] = (struct vbuf){vdma_gpa(b->d, VIRTIO_SLOT_DATA + off),
+			                       req - off < b->seg_bytes ? req - off : b->seg_bytes,
+			                       write ? 0 : VRING_DESC_F_WRITE};
+		v[k++] = (struct vbuf){vdma_gpa(b->d, BENCH_STATUS + n), 1, VRING_DESC_F_WRITE};
+		vq_publish(b->d, vq_add(b->d, v, k));
+		*sector += per;
+	}
+	vq_kick(b->d);
+	return n;
+}
+
+void test_virtio_blk_bench(const struct boot_info *bi)
+{
+	struct blk b;
+	const char *why = blk_open(bi, &b);
+	uint64_t kib = 4096, req = BENCH_MAX, sector = 0, bytes = 0, requests = 0;
+	bool bad = false, write = false;
+	size_t oplen = 0;
+	const char *op = cmdline_get(bi->cmdline, "ember.benchop", &oplen);
+	volatile uint8_t *st = why ? NULL : vdma(b.d, BENCH_STATUS);
+
+	cmdline_u64(bi, "ember.benchkib", 10, &kib, &bad);
+	cmdline_u64(bi, "ember.benchreq", 10, &req, &bad);
+	if (op && oplen == 5 && !memcmp(op, "write", 5))
+		write = true;
+	else if (op && !(oplen == 4 && !memcmp(op, "read", 4)))
+		bad = true;
+	if (!why && (bad || !req || req % SECTOR || req > BENCH_MAX))
+		why = "bad ember.benchkib, ember.benchop or ember.benchreq (512 to 32768, "
+		      "whole sectors)";
+	if (!why && write && b.ro)
+		why = "ember.benchop=write on a read-only disk";
+	uint64_t segs = why ? 0 : (req + b.seg_bytes - 1) / b.seg_bytes;
+	if (!why && (segs > b.max_segs || (segs + 2) * BENCH_DEPTH > b.d->qsize))
+		why = "ember.benchreq needs more segments than the queue allows";
+	if (!why && b.capacity < req / SECTOR)
+		why = "the disk is smaller than one request";
+	uart_puts("EMBER-BENCH start\n");
+	while (!why && bytes < kib * 1024) {
+		unsigned n = bench_batch(&b, write, (uint32_t)req, &sector, kib * 1024 - bytes);
+		for (unsigned k = 0; !why && k < n; k++) {
+			uint32_t id, len;
+			if (!vq_wait(b.d, &id, &len))
+				why = "timeout: the device stalled mid-batch (no kick follows)";
+		}
+		for (unsigned k = 0; !why && k < n; k++)
+			if (st[k] != BLK_S_OK)
+				why = "a request did not return OK";
+		requests += n;
+		bytes += n * req;
+	}
+	if (b.d && b.d->qsize)
+		virtio_reset(b.d);
+	report("virtio-blk-bench", why == NULL, "op=%s bytes=%lu requests=%lu req=%lu%s%s",
+	       write ? "write" : "read", bytes, requests, req, why ? " error=" : "",
+	       why ? why : "");
 }
 
 /* ---- shared with the hostile test ----------------------------------------------------- */

@@ -18,8 +18,6 @@ import pytest
 from conftest import ASAN_BUILD, BUILD, REPO, run_ember
 
 BUSYBOX = BUILD / "guest-kit" / "root-busybox" / "bin" / "busybox"
-NEEDS_SSE2 = pytest.mark.xfail(strict=False, reason="needs SSE2 (in progress)")
-NEEDS_ISA = pytest.mark.xfail(strict=False, reason="needs the rest of the instruction set")
 ENV = {"LANG": "C", "PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "CPURUN_TEST": "1"}
 
 # The freestanding guest: one binary, a command per argv[1].
@@ -717,7 +715,6 @@ def test_syscall_layer_under_asan(guests):
 
 # ---- glibc ----
 
-@NEEDS_SSE2
 def test_glibc_static(guests):
     if not guests["glibc"]:
         pytest.skip("gcc -static cannot link glibc here (libc6-dev's libc.a missing)")
@@ -734,7 +731,6 @@ def busybox():
     return BUSYBOX
 
 
-@NEEDS_ISA
 @pytest.mark.parametrize("args", [
     ["echo", "hi"],
     ["sh", "-c", "echo a; echo b"],
@@ -746,13 +742,11 @@ def test_busybox(busybox, args):
     same_as_native([busybox, *args], timeout=30)
 
 
-@NEEDS_ISA
 def test_busybox_md5sum(busybox, guests):
     run = same_as_native([busybox, "md5sum", guests["data"]], timeout=30)
     assert run.stdout.split()[0] == hashlib.md5(guests["data"].read_bytes()).hexdigest()
 
 
-@NEEDS_ISA
 def test_busybox_sort(busybox, tmp_path):
     lines = [f"{(i * 7919) % 1000:04d} item" for i in range(1000)]
     f = tmp_path / "unsorted"

@@ -137,6 +137,22 @@ static void setup_str(struct gen *g)
 	}
 }
 
+/*
+ * Would a far BT offset (a random register) reach what gen_pick_ea never
+ * picks: a canonical kernel-half address (the host faults there with P = 1,
+ * user_mem with P = 0: docs/softcpu.md, "Limits") or the code page (RWX
+ * natively, read-only for the interpreter)?
+ */
+static bool btm_off_limits(struct gen *g)
+{
+	unsigned bits = g->f->size, sh = 64 - bits;
+	int64_t off = (int64_t)(gen_get_reg(g, g->reg, bits) << sh) >> sh;
+	uint64_t a = g->ea + ((uint64_t)(off >> __builtin_ctz(bits)) << __builtin_ctz(bits / 8));
+	if (g->addr32)
+		a &= 0xffffffffULL;
+	return a >= 0xffff800000000000ULL || (a >= DT_CODE_BASE - 8 && a < DT_CODE_BASE + DT_PAGE);
+}
+
 void gen_setup_class(struct gen *g)
 {
 	const struct dt_form *f = g->f;
@@ -175,6 +191,8 @@ void gen_setup_class(struct gen *g)
 	case C_BTM:
 		if (g->mem && chance(g, 85))
 			gen_set_reg(g, g->reg, f->size, below(g, 1024) - 512);
+		if (g->mem && btm_off_limits(g))
+			gen_set_reg(g, g->reg, f->size, below(g, 512));
 		break;
 	case C_MOFFS:
 		g->ea = gen_pick_ea(g, f->size / 8, f->size / 8, 60);

@@ -24,7 +24,12 @@
 #define NO  EA_NONE
 #define RIP 0x401000ULL
 
-enum expect { OK, UD, GP };
+/*
+ * OK: a handler; UD/GP: that fault, always (invalid encodings); DECODED: the
+ * op and operands must decode, whether its family has a handler yet is
+ * not this test's business (the families' own tests and difftest cover it).
+ */
+enum expect { OK, UD, GP, DECODED };
 
 struct dcase {
 	const char *name;
@@ -116,45 +121,45 @@ static const struct dcase cases[] = {
     {C("nop word [rax+rax+0] 9 bytes", L64, "66 0f 1f 84 00 00 00 00 00", 9, NOP, OK), ANY, ANY,
      ANY, ANY, 0, 0, 0, ANY},
     {C("endbr64", L64, "f3 0f 1e fa", 4, ENDBR64, OK), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    /* Mandatory prefixes select the SSE row (not executed yet: #UD). */
-    {C("movups", L64, "0f 10 c1", 3, MOVUPS, UD), 0, 1, ANY, ANY, 0, 0, 0, ANY},
-    {C("movupd", L64, "66 0f 10 c1", 4, MOVUPD, UD), 0, 1, ANY, ANY, 0, 0, 0, ANY},
-    {C("movss", L64, "f3 0f 10 c1", 4, MOVSS, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("movsd", L64, "f2 0f 10 c1", 4, MOVSD_X, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("movups xmm9,[r8] store form", L64, "45 0f 11 08", 4, MOVUPS, UD), 9, 8, NO, ANY, 0, 0, 1,
+    /* Mandatory prefixes select the SSE row. */
+    {C("movups", L64, "0f 10 c1", 3, MOVUPS, OK), 0, 1, ANY, ANY, 0, 0, 0, ANY},
+    {C("movupd", L64, "66 0f 10 c1", 4, MOVUPD, OK), 0, 1, ANY, ANY, 0, 0, 0, ANY},
+    {C("movss", L64, "f3 0f 10 c1", 4, MOVSS, OK), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("movsd", L64, "f2 0f 10 c1", 4, MOVSD_X, OK), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("movups xmm9,[r8] store form", L64, "45 0f 11 08", 4, MOVUPS, OK), 9, 8, NO, ANY, 0, 0, 1,
      ANY},
-    {C("addps", L64, "0f 58 c1", 3, ADDPS, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("addpd", L64, "66 0f 58 c1", 4, ADDPD, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("addss", L64, "f3 0f 58 c1", 4, ADDSS, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("66 f2: f2 wins", L64, "66 f2 0f 58 c1", 5, ADDSD, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("popcnt", L64, "f3 0f b8 c1", 4, POPCNT, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("bsf (66 stays operand size)", L64, "66 0f bc c1", 4, BSF, UD), ANY, ANY, ANY, ANY, 0, 0, 0,
+    {C("addps", L64, "0f 58 c1", 3, ADDPS, DECODED), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("addpd", L64, "66 0f 58 c1", 4, ADDPD, DECODED), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("addss", L64, "f3 0f 58 c1", 4, ADDSS, DECODED), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("66 f2: f2 wins", L64, "66 f2 0f 58 c1", 5, ADDSD, DECODED), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("popcnt", L64, "f3 0f b8 c1", 4, POPCNT, DECODED), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("bsf (66 stays operand size)", L64, "66 0f bc c1", 4, BSF, DECODED), ANY, ANY, ANY, ANY, 0, 0, 0,
      ANY},
-    {C("tzcnt", L64, "f3 0f bc c1", 4, TZCNT, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("pshufd imm8", L64, "66 0f 70 c1 1b", 5, PSHUFD, UD), ANY, ANY, ANY, ANY, 0, 0x1b, 2, ANY},
-    {C("movq xmm0,[rip] (f3 0f 7e)", L64, "f3 0f 7e 05 00 00 00 00", 8, MOVQ, UD), 0, NO, NO, ANY,
+    {C("tzcnt", L64, "f3 0f bc c1", 4, TZCNT, DECODED), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("pshufd imm8", L64, "66 0f 70 c1 1b", 5, PSHUFD, OK), ANY, ANY, ANY, ANY, 0, 0x1b, 2, ANY},
+    {C("movq xmm0,[rip] (f3 0f 7e)", L64, "f3 0f 7e 05 00 00 00 00", 8, MOVQ, OK), 0, NO, NO, ANY,
      RIP + 8, 0, 1, ANY},
     {C("pshufb mm (0f 38)", L64, "0f 38 00 c1", 4, PSHUFB, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("palignr (0f 3a)", L64, "66 0f 3a 0f c1 08", 6, PALIGNR, UD), ANY, ANY, ANY, ANY, 0, 8, 2,
+    {C("palignr (0f 3a)", L64, "66 0f 3a 0f c1 08", 6, PALIGNR, OK), ANY, ANY, ANY, ANY, 0, 8, 2,
      ANY},
-    {C("pcmpistri [rip],imm8", L64, "66 0f 3a 63 05 00 00 00 00 0a", 10, PCMPISTRI, UD), ANY, NO,
+    {C("pcmpistri [rip],imm8", L64, "66 0f 3a 63 05 00 00 00 00 0a", 10, PCMPISTRI, DECODED), ANY, NO,
      NO, ANY, RIP + 10, 0x0a, 3, ANY},
-    {C("psrldq xmm1,4 (group 14)", L64, "66 0f 73 d9 04", 5, PSRLDQ, UD), 1, ANY, ANY, ANY, 0, 4, 2,
+    {C("psrldq xmm1,4 (group 14)", L64, "66 0f 73 d9 04", 5, PSRLDQ, OK), 1, ANY, ANY, ANY, 0, 4, 2,
      ANY},
     {C("undefined 0f 3a ff has modrm+imm8", L64, "66 0f 3a ff c1 00", 6, UD, UD), ANY, ANY, ANY,
      ANY, 0, 0, 0, ANY},
     /* x87 */
-    {C("fld st0", L64, "d9 c0", 2, FLD, UD), 0, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("fld qword [rip]", L64, "dd 05 00 00 00 00", 6, FLD, UD), ANY, NO, NO, ANY, RIP + 6, 0, 1,
+    {C("fld st0", L64, "d9 c0", 2, FLD, DECODED), 0, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("fld qword [rip]", L64, "dd 05 00 00 00 00", 6, FLD, DECODED), ANY, NO, NO, ANY, RIP + 6, 0, 1,
      ANY},
-    {C("fldz", L64, "d9 ee", 2, FLDZ, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("fnstsw ax", L64, "df e0", 2, FNSTSW, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("fsubr st(1),st (dc e1)", L64, "dc e1", 2, FSUBR, UD), 1, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("fldz", L64, "d9 ee", 2, FLDZ, DECODED), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("fnstsw ax", L64, "df e0", 2, FNSTSW, DECODED), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
+    {C("fsubr st(1),st (dc e1)", L64, "dc e1", 2, FSUBR, DECODED), 1, ANY, ANY, ANY, 0, 0, 0, ANY},
     /* System and misc. */
     {C("syscall", L64, "0f 05", 2, SYSCALL, OK), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
     {C("rdtscp", L64, "0f 01 f9", 3, RDTSCP, OK), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
     {C("lfence", L64, "0f ae e8", 3, LFENCE, OK), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
-    {C("clflush [rax]", L64, "0f ae 38", 3, CLFLUSH, UD), ANY, 0, ANY, ANY, 0, 0, 0, ANY},
+    {C("clflush [rax]", L64, "0f ae 38", 3, CLFLUSH, OK), ANY, 0, ANY, ANY, 0, 0, 0, ANY},
     {C("cmpxchg16b [rsi]", L64, "48 0f c7 0e", 4, CMPXCHG8B, OK), ANY, 6, ANY, ANY, 0, 0, 0, ANY},
     {C("ud2", L64, "0f 0b", 2, UD2, UD), ANY, ANY, ANY, ANY, 0, 0, 0, ANY},
     {C("32-bit: 40 is inc eax", P32, "40", 1, INC, OK), 0, ANY, ANY, ANY, 0, 0, 0, ANY},
@@ -224,7 +229,7 @@ static void test_table(void **state)
 		struct insn in = decode_at(b, n, c->mode, RIP);
 		char why[160] = "";
 		enum expect ex = in.fn == insn_ud ? UD : in.fn == insn_gp0 ? GP : OK;
-		if (ex != c->ex)
+		if (c->ex != DECODED && ex != c->ex)
 			snprintf(why, sizeof(why), "expected %s",
 			         c->ex == UD   ? "#UD"
 			         : c->ex == GP ? "#GP"

@@ -52,6 +52,16 @@ uint32_t lf_compute(const struct cpu_lazy_flags *lf)
 		of = r == msb - 1;
 		af = (r & 0xf) == 0xf;
 		break;
+	case LF_SHIFT:
+		cf = lf->cf_in;
+		of = ((r ^ a) & msb) != 0;
+		af = true; /* undefined: what AMD does */
+		break;
+	case LF_ROT:
+		cf = lf->cf_in;
+		of = lf->src2 & 1;
+		af = lf->src1 & FLAG_AF;
+		break;
 	}
 	if (cf)
 		f |= FLAG_CF;

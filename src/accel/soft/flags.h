@@ -33,6 +33,10 @@ enum lf_kind {
 	LF_LOGIC, /* AND, OR, XOR, TEST: CF = OF = 0, AF = 0 (undefined) */
 	LF_INC,   /* res = src1 + 1, CF = cf_in (INC keeps CF) */
 	LF_DEC,   /* res = src1 - 1, CF = cf_in */
+	LF_SHIFT, /* SHL/SHR/SAR/SHLD/SHRD: src1 the operand, src2 the count, CF = cf_in,
+	           * OF = MSB(res ^ src1) (the count-1 rule of each), AF = 1 (undefined; AMD) */
+	LF_ROT,   /* ROL/ROR/RCL/RCR after a lazy op: res and size are the previous op's (ZF, SF,
+	           * PF unchanged), CF = cf_in, OF = src2, AF = src1 (the previous AF bit) */
 };
 
 #define LF_OP(kind, sz) ((uint32_t)(kind) << 2 | (sz))
@@ -99,6 +103,29 @@ static inline __attribute__((always_inline)) bool lf_cf(const struct cpu *cpu)
 		return false;
 	default:
 		return lf->cf_in;
+	}
+}
+
+/* AF alone, for instructions that keep it (rotates): inline for the common kinds. */
+static inline __attribute__((always_inline)) uint32_t lf_af(const struct cpu *cpu)
+{
+	const struct cpu_lazy_flags *lf = &cpu->lf;
+	switch (LF_KIND(lf->op)) {
+	case LF_NONE:
+		return (uint32_t)cpu->rflags & FLAG_AF;
+	case LF_ADD:
+	case LF_ADC:
+	case LF_SUB:
+	case LF_SBB:
+		return (uint32_t)(lf->src1 ^ lf->src2 ^ lf->res) & FLAG_AF;
+	case LF_LOGIC:
+		return 0;
+	case LF_SHIFT:
+		return FLAG_AF;
+	case LF_ROT:
+		return (uint32_t)lf->src1 & FLAG_AF;
+	default:
+		return lf_compute(lf) & FLAG_AF;
 	}
 }
 

@@ -239,8 +239,12 @@ insn_fn move_select(const struct decode *d)
 	case OP_MOVSXB:
 	case OP_MOVSXW:
 	case OP_MOVSXD:
-		if (d->op == OP_MOVSXD && sz != SZ64)
+		/* MOVSXD r16/r32 is a MOV, except that the AMD host reads 32 bits from
+		 * memory for r16 too (a fault in bytes 2-3 counts): movsxd_rm_SZ16. */
+		if (d->op == OP_MOVSXD && sz == SZ32)
 			return mem ? mov_fns[FORM_RM][sz] : mov_fns[FORM_RR][sz];
+		if (d->op == OP_MOVSXD && sz == SZ16 && !mem)
+			return mov_fns[FORM_RR][sz];
 		return movx_fns[d->op - OP_MOVZXB][mem][sz];
 	case OP_LEA:
 		return sz == SZ16 ? lea_SZ16 : sz == SZ32 ? lea_SZ32 : lea_SZ64;

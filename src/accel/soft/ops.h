@@ -67,6 +67,25 @@ insn_fn stack_select(const struct decode *d);
 insn_fn branch_select(const struct decode *d);
 insn_fn atomic_select(const struct decode *d);
 insn_fn system_select(const struct decode *d);
+insn_fn string_select(const struct decode *d);     /* string.c */
+insn_fn string_cmp_select(const struct decode *d); /* string_cmp.c */
+insn_fn sse_mov_select(const struct decode *d);  /* sse_mov.c */
+insn_fn sse_int_select(const struct decode *d);  /* sse_int.c */
+insn_fn sse_shuf_select(const struct decode *d); /* sse_shuf.c */
+insn_fn ssse3_select(const struct decode *d);    /* ssse3_sse41.c */
+insn_fn sse41_select(const struct decode *d);    /* ssse3_sse41.c */
+insn_fn sse41_mov_select(const struct decode *d); /* sse41_mov.c */
+insn_fn shift_select(const struct decode *d);  /* shift.c */
+insn_fn muldiv_select(const struct decode *d); /* muldiv.c */
+insn_fn bitop_select(const struct decode *d);  /* bitop.c */
+insn_fn intmisc_select(const struct decode *d); /* intmisc.c */
+insn_fn bcd_select(const struct decode *d);    /* bcd.c */
+insn_fn sse_fp_select(const struct decode *d);    /* sse_fp.c */
+insn_fn sse_fpcmp_select(const struct decode *d); /* sse_fpcmp.c */
+insn_fn sse_cvt_select(const struct decode *d);   /* sse_cvt.c */
+insn_fn sse41_fp_select(const struct decode *d);  /* sse41_fp.c */
+insn_fn sse42_select(const struct decode *d);     /* sse42_str.c */
+insn_fn x87_select(const struct decode *d); /* x87_ctl.c (x87_*.c: x87, FXSAVE, FXRSTOR) */
 
 /* Condition codes in encoding order (the low nibble of Jcc/SETcc/CMOVcc). */
 enum cpu_cc {

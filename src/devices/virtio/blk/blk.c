@@ -33,12 +33,16 @@
 #include "devices/virtio/blk/blk.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
+#include "core/rate_limiter.h"
 #include "devices/virtio/blk/blk_req.h"
 
 /* How long a device reset waits for requests in flight. */
@@ -56,7 +60,18 @@ struct blk_slot {
 	uint32_t used_len;
 	uint8_t *status;
 	uint64_t data_len;
+	uint64_t submit_ns; /* for read_agg / write_agg */
 	struct iovec iov[VIRTIO_BLK_SEG_MAX];
+};
+
+/* Firecracker's BlockDeviceMetrics (its devices/virtio/block/virtio/metrics.rs);
+ * queue_event_count is the transport's kick count. */
+struct blk_metrics {
+	_Atomic uint64_t activate_fails, cfg_fails, no_avail_buffer, event_fails, execute_fails,
+	    invalid_reqs_count, flush_count, rate_limiter_event_count, update_count, update_fails,
+	    read_bytes, write_bytes, read_count, write_count, rate_limiter_throttled_events,
+	    io_engine_throttled_events, remaining_reqs_count;
+	struct metrics_latency read_agg, write_agg;
 };
 
 struct virtio_blk {
@@ -74,7 +89,29 @@ struct virtio_blk {
 	pthread_cond_t drained;
 	pthread_t vmm_thread; /* the thread that serves the queue (and completes) */
 	bool vmm_thread_known;
-	_Atomic uint64_t bad_requests, io_errors;
+	struct rate_limiter *limiter;
+	/* Popped and parsed, off the free list, refused by the limiter: served
+	 * first when the limiter's timer resumes the queue. */
+	struct blk_slot *throttled;
+	struct blk_request throttled_req;
+	struct blk_metrics metrics;
+	struct metrics_group *metrics_group;
+};
+
+#define BLK_C(m) {#m, offsetof(struct virtio_blk, metrics.m), METRICS_COUNTER}
+#define BLK_LAT(m)                                                                                 \
+	{#m ".min_us", offsetof(struct virtio_blk, metrics.m.min_us), METRICS_GAUGE},              \
+	    {#m ".max_us", offsetof(struct virtio_blk, metrics.m.max_us), METRICS_GAUGE},          \
+	    {#m ".sum_us", offsetof(struct virtio_blk, metrics.m.sum_us), METRICS_COUNTER}
+static const struct metrics_field blk_metrics_fields[] = {
+	BLK_C(activate_fails), BLK_C(cfg_fails), BLK_C(no_avail_buffer), BLK_C(event_fails),
+	BLK_C(execute_fails), BLK_C(invalid_reqs_count), BLK_C(flush_count),
+	{"queue_event_count", offsetof(struct virtio_blk, vdev.metrics.notifications),
+	 METRICS_COUNTER},
+	BLK_C(rate_limiter_event_count), BLK_C(update_count), BLK_C(update_fails),
+	BLK_C(read_bytes), BLK_C(write_bytes), BLK_C(read_count), BLK_C(write_count),
+	BLK_LAT(read_agg), BLK_LAT(write_agg), BLK_C(rate_limiter_throttled_events),
+	BLK_C(io_engine_throttled_events), BLK_C(remaining_reqs_count),
 };
 
 _Static_assert(sizeof(struct virtio_blk_config) == 60, "virtio_blk_config through unused1");
@@ -152,56 +189,122 @@ static bool prepare_io(struct blk_slot *s, const struct blk_request *req)
 	}
 }
 
+static void free_slot(struct virtio_blk *blk, struct blk_slot *s)
+{
+	s->next_free = blk->free_slots;
+	blk->free_slots = s;
+}
+
+/*
+ * Takes a valid request's tokens (one op; its data bytes for IN and OUT,
+ * as Firecracker) and starts it. s is off the free list. False when the
+ * limiter refused: the request waits in blk->throttled, and the limiter's
+ * timer resumes the queue -- no guest kick needed. Lock held.
+ */
+static bool start_request(struct virtio_blk *blk, struct virtq *q, struct blk_slot *s,
+                          const struct blk_request *req, bool *submitted)
+{
+	bool data = req->type == VIRTIO_BLK_T_IN || req->type == VIRTIO_BLK_T_OUT;
+	if (rate_limiter_consume(blk->limiter, 1, data ? req->data_len : 0)) {
+		metrics_inc(&blk->metrics.rate_limiter_throttled_events);
+		blk->throttled = s;
+		blk->throttled_req = *req;
+		return false;
+	}
+	if (req->type == VIRTIO_BLK_T_GET_ID)
+		copy_id(blk, req);
+	if (!prepare_io(s, req)) {
+		complete(blk, q, s->head, s->status, s->used_len, VIRTIO_BLK_S_OK);
+		free_slot(blk, s);
+		return true;
+	}
+	blk->inflight++;
+	s->submit_ns = rate_limiter_now_ns();
+	block_backend_submit(blk->backend, &s->breq);
+	*submitted = true;
+	return true;
+}
+
 static void blk_queue_notify(struct virtio_device *dev, unsigned qi)
 {
 	struct virtio_blk *blk = to_blk(dev);
 	struct virtq *q = &dev->queues[qi];
 	struct blk_limits lim;
-	bool submitted = false;
+	bool submitted = false, popped = false;
 	blk->vmm_thread = pthread_self();
 	blk->vmm_thread_known = true;
 	if (blk->draining)
 		return;
 	blk_limits_get(blk, &lim);
+	struct blk_slot *held = blk->throttled;
+	if (held) {
+		blk->throttled = NULL;
+		if (held->generation != q->generation)
+			free_slot(blk, held); /* a queue reset since: not ours to complete */
+		else if (!start_request(blk, q, held, &blk->throttled_req, &submitted))
+			goto out;
+	}
 	for (;;) {
 		struct blk_slot *s = blk->free_slots;
 		if (!s) {
 			blk->stalled = true; /* blk_batch_done resumes */
+			metrics_inc(&blk->metrics.io_engine_throttled_events);
 			break;
 		}
 		struct virtq_chain c;
-		if (virtq_pop(q, dev->features, &c) <= 0)
+		if (virtq_pop(q, dev->features, &c) <= 0) {
+			if (!popped && !held)
+				metrics_inc(&blk->metrics.no_avail_buffer);
 			break;
+		}
+		popped = true;
 		struct blk_request req;
 		if (blk_request_parse(&c, &lim, s->iov, VIRTIO_BLK_SEG_MAX, &req)) {
 			virtio_device_fail(dev, req.why);
 			break;
 		}
 		if (req.status != VIRTIO_BLK_S_OK) {
-			atomic_fetch_add(&blk->bad_requests, 1);
+			metrics_inc(&blk->metrics.invalid_reqs_count);
 			log_warn_ratelimited("virtio-blk: %s (type %u): status %u", req.why,
 			                     req.type, req.status);
 			complete(blk, q, c.head, req.status_ptr, req.used_len, req.status);
 			continue;
 		}
-		if (req.type == VIRTIO_BLK_T_GET_ID)
-			copy_id(blk, &req);
-		if (!prepare_io(s, &req)) {
-			complete(blk, q, c.head, req.status_ptr, req.used_len, VIRTIO_BLK_S_OK);
-			continue;
-		}
 		blk->free_slots = s->next_free;
-		blk->inflight++;
 		s->generation = q->generation;
 		s->head = c.head;
 		s->used_len = req.used_len;
 		s->status = req.status_ptr;
 		s->data_len = req.data_len;
-		block_backend_submit(blk->backend, &s->breq);
-		submitted = true;
+		if (!start_request(blk, q, s, &req, &submitted))
+			break;
 	}
+out:
 	if (submitted)
 		block_backend_kick(blk->backend);
+}
+
+/* Counts a finished request: Firecracker's read/write/flush metrics. */
+static void account(struct virtio_blk *blk, const struct blk_slot *s)
+{
+	uint64_t us = (rate_limiter_now_ns() - s->submit_ns) / 1000;
+	switch (s->breq.op) {
+	case BLOCK_OP_READ:
+		metrics_add(&blk->metrics.read_bytes, s->data_len);
+		metrics_inc(&blk->metrics.read_count);
+		metrics_latency_record(&blk->metrics.read_agg, us);
+		break;
+	case BLOCK_OP_WRITE:
+		metrics_add(&blk->metrics.write_bytes, s->data_len);
+		metrics_inc(&blk->metrics.write_count);
+		metrics_latency_record(&blk->metrics.write_agg, us);
+		break;
+	case BLOCK_OP_FLUSH:
+		metrics_inc(&blk->metrics.flush_count);
+		break;
+	default:
+		break;
+	}
 }
 
 /* A request finished. VMM thread, from block_backend_poll, no lock held. */
@@ -214,11 +317,13 @@ static void blk_done(struct block_request *breq, int result)
 	pthread_mutex_lock(&dev->lock);
 	if (!dev->broken && q->mapped && !q->broken && q->generation == s->generation) {
 		if (result) {
-			atomic_fetch_add(&blk->io_errors, 1);
+			metrics_inc(&blk->metrics.execute_fails);
 			log_warn_ratelimited("virtio-blk: I/O error at byte %llu: %s",
 			                     (unsigned long long)breq->offset, strerror(-result));
-		} else if (breq->op == BLOCK_OP_READ || breq->op == BLOCK_OP_WRITE) {
-			atomic_fetch_add(&dev->metrics.bytes, s->data_len);
+		} else {
+			account(blk, s);
+			if (breq->op == BLOCK_OP_READ || breq->op == BLOCK_OP_WRITE)
+				atomic_fetch_add(&dev->metrics.bytes, s->data_len);
 		}
 		complete(blk, q, s->head, s->status, s->used_len,
 		         result ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
@@ -296,14 +401,30 @@ static void blk_reset(struct virtio_device *dev)
 	    blk->vmm_thread_known && pthread_equal(blk->vmm_thread, pthread_self());
 	if (blk->inflight && !on_vmm_thread && !blk->draining)
 		drain(blk);
+	/* A request the rate limiter held was never started: drop it. */
+	if (blk->throttled) {
+		free_slot(blk, blk->throttled);
+		blk->throttled = NULL;
+	}
 	blk->pushed = false;
 	blk->stalled = false;
+}
+
+/* The rate limiter's timer fired: serve the queue again, the held request
+ * first. VMM thread, no lock held. */
+static void blk_rl_resume(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+	metrics_inc(&blk->metrics.rate_limiter_event_count);
+	virtio_device_process(&blk->vdev);
 }
 
 static void blk_destroy(struct virtio_device *dev)
 {
 	struct virtio_blk *blk = to_blk(dev);
+	metrics_unregister(blk->metrics_group);
 	block_backend_destroy(blk->backend);
+	rate_limiter_destroy(blk->limiter);
 	free(blk->slots);
 	pthread_cond_destroy(&blk->drained);
 	virtio_device_fini(dev);
@@ -381,6 +502,9 @@ int virtio_blk_create(const struct virtio_blk_params *params, const struct guest
 	if (params->id)
 		memcpy(blk->id, params->id, strlen(params->id)); /* NUL-padded (calloc) */
 	fill_config(blk, params);
+	r = rate_limiter_create(params->rate_limiter, loop, blk_rl_resume, blk, &blk->limiter);
+	if (r)
+		goto fail;
 	r = -ENOMEM;
 	if (!(blk->slots = calloc(VIRTIO_BLK_MAX_INFLIGHT, sizeof(*blk->slots))))
 		goto fail;
@@ -402,6 +526,14 @@ int virtio_blk_create(const struct virtio_blk_params *params, const struct guest
 	fd = -1; /* the backend closes it, on failure too */
 	if ((r = block_backend_create(&bp, &blk->backend)))
 		goto fail;
+	if (params->metrics_id) {
+		char name[METRICS_NAME_MAX];
+		snprintf(name, sizeof(name), "block_%s", params->metrics_id);
+		blk->metrics_group = metrics_register(name, blk_metrics_fields,
+		                                      ARRAY_SIZE(blk_metrics_fields), blk, "block");
+		if (!blk->metrics_group)
+			log_warn("virtio-blk: no metrics for %s (the name is taken)", name);
+	}
 	*out = &blk->vdev;
 	return 0;
 fail:
@@ -425,4 +557,90 @@ int virtio_blk_backend_fd(struct virtio_device *dev)
 const char *virtio_blk_engine(struct virtio_device *dev)
 {
 	return block_backend_name(to_blk(dev)->backend);
+}
+
+int virtio_blk_update_rate_limiter(struct virtio_device *dev,
+                                   const struct token_bucket_config *bandwidth,
+                                   const struct token_bucket_config *ops)
+{
+	struct virtio_blk *blk = to_blk(dev);
+	int r = rate_limiter_update(blk->limiter, bandwidth, ops);
+	metrics_inc(r ? &blk->metrics.update_fails : &blk->metrics.update_count);
+	return r;
+}
+
+void virtio_blk_rate_limiter_config(struct virtio_device *dev, struct rate_limiter_config *out)
+{
+	rate_limiter_get_config(to_blk(dev)->limiter, out);
+}
+
+/* Completes what is in flight by polling the backend on this (the VMM)
+ * thread, up to BLK_RESET_DRAIN_MS. 0 or -ETIMEDOUT. No lock held. */
+static int drain_here(struct virtio_blk *blk)
+{
+	struct virtio_device *dev = &blk->vdev;
+	for (int waited = 0;; waited += 10) {
+		pthread_mutex_lock(&dev->lock);
+		unsigned inflight = blk->inflight;
+		pthread_mutex_unlock(&dev->lock);
+		if (!inflight)
+			return 0;
+		if (waited >= BLK_RESET_DRAIN_MS)
+			return -ETIMEDOUT;
+		struct pollfd pfd = {.fd = block_backend_fd(blk->backend), .events = POLLIN};
+		poll(&pfd, 1, 10);
+		block_backend_poll(blk->backend);
+	}
+}
+
+int virtio_blk_replace_backing(struct virtio_device *dev, const struct virtio_blk_params *params,
+                               struct event_loop *loop)
+{
+	struct virtio_blk *blk = to_blk(dev);
+	int fd = params->fd;
+	if (params->capacity_bytes % VIRTIO_BLK_SECTOR_SIZE ||
+	    MAX(params->logical_block, VIRTIO_BLK_SECTOR_SIZE) != blk->config.blk_size) {
+		close(fd);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&dev->lock);
+	blk->draining = true; /* pop nothing while the backend changes */
+	pthread_mutex_unlock(&dev->lock);
+	struct block_backend *nb = NULL;
+	int r = drain_here(blk);
+	if (r) {
+		close(fd);
+	} else {
+		struct block_backend_params bp = {
+		    .fd = fd,
+		    .direct = params->direct,
+		    .align = blk->config.blk_size,
+		    .queue_depth = VIRTIO_BLK_MAX_INFLIGHT,
+		    .engine = params->engine,
+		    .loop = loop,
+		    .batch_done = blk_batch_done,
+		    .opaque = blk,
+		};
+		r = block_backend_create(&bp, &nb);
+	}
+	struct block_backend *old = NULL;
+	bool resized = false;
+	pthread_mutex_lock(&dev->lock);
+	if (!r) {
+		old = blk->backend;
+		blk->backend = nb;
+		uint64_t capacity = params->capacity_bytes / VIRTIO_BLK_SECTOR_SIZE;
+		resized = capacity != blk->capacity;
+		blk->capacity = blk->config.capacity = capacity;
+	}
+	blk->draining = false;
+	blk->stalled = false;
+	/* 5.2.2: the driver re-reads capacity on a configuration change. */
+	if (resized)
+		virtio_device_config_changed(dev);
+	pthread_mutex_unlock(&dev->lock);
+	block_backend_destroy(old);
+	/* Requests that arrived while draining wait in the ring: serve them. */
+	virtio_device_process(dev);
+	return r;
 }

@@ -67,6 +67,8 @@ struct virtio_blk_config {
 #define VIRTIO_BLK_DISCARD_ALIGNMENT 8
 
 struct event_loop;
+struct rate_limiter_config;
+struct token_bucket_config;
 
 struct virtio_blk_params {
 	int fd;                  /* the open, locked image: taken (closed by the device) */
@@ -76,6 +78,13 @@ struct virtio_blk_params {
 	bool direct;    /* fd has O_DIRECT */
 	const char *id; /* GET_ID string, at most 20 bytes; NULL: empty */
 	enum block_engine engine;
+	/* Firecracker's RateLimiter (copied): a request takes one op, and its
+	 * data bytes for IN and OUT. NULL or no bucket enabled: no limit (it
+	 * can still be set later with virtio_blk_update_rate_limiter). */
+	const struct rate_limiter_config *rate_limiter;
+	/* Firecracker's per-drive metrics object "block_<metrics_id>", summed
+	 * into "block". NULL: none. */
+	const char *metrics_id;
 };
 
 /*
@@ -87,6 +96,18 @@ struct virtio_blk_params {
  */
 int virtio_blk_create(const struct virtio_blk_params *params, const struct guest_memory *mem,
                       struct event_loop *loop, struct virtio_device **out) must_check;
+/*
+ * Puts the device on another image (the API's PATCH /drives): waits until
+ * the requests in flight completed (polling the backend: call it on the
+ * VMM thread, which completes them, with no lock held), replaces the
+ * backend with one on params->fd (taken: closed on failure too), and, when
+ * the capacity changed, tells the driver with a configuration change
+ * interrupt. read_only and id of params are ignored (the guest negotiated
+ * them); the logical block size must stay. 0, or -errno with the old
+ * image still in place.
+ */
+int virtio_blk_replace_backing(struct virtio_device *dev, const struct virtio_blk_params *params,
+                               struct event_loop *loop) must_check;
 /* Delivers finished I/O (what the event loop does when the backend's fd
  * fires). VMM thread, without dev->lock. Returns the requests finished. */
 unsigned virtio_blk_poll(struct virtio_device *dev);
@@ -94,5 +115,17 @@ unsigned virtio_blk_poll(struct virtio_device *dev);
 int virtio_blk_backend_fd(struct virtio_device *dev);
 /* "io_uring" or "sync". */
 const char *virtio_blk_engine(struct virtio_device *dev);
+/*
+ * PATCH /drives/{id} with a rate_limiter: Firecracker's update semantics
+ * (rate_limiter_update: NULL keeps a bucket, a disabled config removes it,
+ * an enabled one replaces it with a full bucket); a throttled queue is
+ * re-evaluated at once. Counted in update_count / update_fails. Any
+ * thread. 0 or -EINVAL (nothing changed).
+ */
+int virtio_blk_update_rate_limiter(struct virtio_device *dev,
+                                   const struct token_bucket_config *bandwidth,
+                                   const struct token_bucket_config *ops) must_check;
+/* The limits in force now (GET /vm/config). Any thread. */
+void virtio_blk_rate_limiter_config(struct virtio_device *dev, struct rate_limiter_config *out);
 
 #endif

@@ -21,17 +21,22 @@
 #define VIRTIO_RNG_MAX_RATE (1ULL << 30)
 
 struct event_loop;
+struct rate_limiter_config;
 
 struct virtio_rng_params {
-	/* Bytes per second the guest may draw, 0 for no limit. The bucket
-	 * holds one second's worth (at least 64 bytes). */
+	/* Bytes per second the guest may draw, 0 for no limit (--rng=RATE).
+	 * The bucket holds one second's worth (at least 64 bytes). */
 	uint64_t rate_bytes_per_sec;
+	/* Firecracker's rate_limiter of PUT /entropy (copied); when it has an
+	 * enabled bucket it is used instead of rate_bytes_per_sec. NULL: none. */
+	const struct rate_limiter_config *rate_limiter;
 };
 
 /*
- * Creates the device. With a rate, loop (may be NULL in tests) gets a
- * timerfd that resumes the queue when the bucket has refilled. Builder
- * thread. 0 or -errno (-EINVAL for a rate above VIRTIO_RNG_MAX_RATE).
+ * Creates the device and its rate limiter; with a loop (may be NULL in
+ * tests) a throttled queue is resumed by the limiter's timer. Registers
+ * the "entropy" metrics. Builder thread. 0 or -errno (-EINVAL for a rate
+ * above VIRTIO_RNG_MAX_RATE or a bad rate_limiter).
  * Destroy with virtio_device_destroy (or through the transport).
  */
 int virtio_rng_create(const struct virtio_rng_params *params, const struct guest_memory *mem,
