@@ -61,11 +61,11 @@ int api_channel_fd(const struct api_channel *ch)
 static void reply_closed(struct api_response *resp)
 {
 	api_reply_error(resp, API_STATUS_UNAVAILABLE,
-			"The microVM has stopped: ember is exiting and serves no more requests.");
+	                "The microVM has stopped: ember is exiting and serves no more requests.");
 }
 
 void api_channel_call(struct api_channel *ch, const struct api_request *req,
-		      struct api_response *resp)
+                      struct api_response *resp)
 {
 	struct api_call call = {.req = req};
 	pthread_cond_init(&call.cond, NULL);

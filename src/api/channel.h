@@ -18,7 +18,7 @@ struct api_channel;
 
 /* The VMM thread's answer to one request. */
 typedef void (*api_serve_fn)(void *opaque, const struct api_request *req,
-			     struct api_response *resp);
+                             struct api_response *resp);
 
 int api_channel_create(struct api_channel **out) must_check;
 /* After api_channel_close and after the API thread is gone. NULL ok. */
@@ -32,7 +32,7 @@ int api_channel_fd(const struct api_channel *ch);
  * 503 at once. API thread; req must stay valid until it returns.
  */
 void api_channel_call(struct api_channel *ch, const struct api_request *req,
-		      struct api_response *resp);
+                      struct api_response *resp);
 /* Answers every queued call with fn, in order. VMM thread. */
 void api_channel_serve(struct api_channel *ch, api_serve_fn fn, void *opaque);
 /* Answers every queued and future call with 503 (ember is stopping).

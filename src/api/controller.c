@@ -8,7 +8,7 @@
 #include "core/log.h"
 
 void api_controller_init(struct api_controller *c, const struct api_vm_ops *ops, void *opaque,
-			 const char *instance_id, const char *vmm_version, size_t mmds_size_limit)
+                         const char *instance_id, const char *vmm_version, size_t mmds_size_limit)
 {
 	memset(c, 0, sizeof(*c));
 	api_resources_init(&c->res);
@@ -17,7 +17,7 @@ void api_controller_init(struct api_controller *c, const struct api_vm_ops *ops,
 	c->ops_opaque = opaque;
 	c->state = API_VM_NOT_STARTED;
 	snprintf(c->instance_id, sizeof(c->instance_id), "%s",
-		 instance_id ? instance_id : API_DEFAULT_INSTANCE_ID);
+	         instance_id ? instance_id : API_DEFAULT_INSTANCE_ID);
 	c->vmm_version = vmm_version ? vmm_version : "unknown";
 	c->mmds_size_limit = mmds_size_limit;
 }
@@ -29,7 +29,7 @@ void api_controller_fini(struct api_controller *c)
 }
 
 void api_controller_serve(void *controller, const struct api_request *req,
-			  struct api_response *resp)
+                          struct api_response *resp)
 {
 	struct api_controller *c = controller;
 	api_route(c, req, resp);
@@ -38,7 +38,7 @@ void api_controller_serve(void *controller, const struct api_request *req,
 	if (resp->status >= 400) {
 		char fault[256];
 		log_warn_ratelimited("api: %s %.100s: %u %s", req->method_name, req->path,
-				     resp->status, api_response_fault(resp, fault, sizeof(fault)));
+		                     resp->status, api_response_fault(resp, fault, sizeof(fault)));
 	}
 }
 

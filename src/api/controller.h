@@ -25,9 +25,9 @@
 /* The Firecracker API version ember follows (the OpenAPI description in
  * ../shared/reference/firecracker.yaml). */
 #define API_FIRECRACKER_VERSION "1.17.0-dev"
-#define API_APP_NAME "ember"
+#define API_APP_NAME            "ember"
 #define API_DEFAULT_INSTANCE_ID "anonymous-instance"
-#define API_INSTANCE_ID_MAX 64
+#define API_INSTANCE_ID_MAX     64
 /* Firecracker's default request body limit, and the MMDS store's. */
 #define API_DEFAULT_MAX_PAYLOAD 51200
 
@@ -42,7 +42,7 @@ struct api_vm_ops {
 	 * not carry: the serial output path). *vm: an opaque handle. cfg
 	 * stays the controller's while the VM lives. 0 or -errno + err. */
 	int (*start)(void *opaque, const struct api_resources *res, struct vm_config *cfg,
-		     void **vm, char *err, size_t errlen);
+	             void **vm, char *err, size_t errlen);
 	/* Parks every vCPU (returns once they are parked) / lets them run. */
 	int (*pause)(void *opaque, void *vm);
 	int (*resume)(void *opaque, void *vm);
@@ -50,12 +50,13 @@ struct api_vm_ops {
 	 * opens and locks path, reports the new capacity to the guest. NULL
 	 * when not possible. */
 	int (*update_drive)(void *opaque, void *vm, unsigned disk_index, const char *path,
-			    bool read_only, char *err, size_t errlen);
+	                    bool read_only, char *err, size_t errlen);
 	/* Firecracker's PATCH semantics per bucket: NULL keeps it, a disabled
 	 * one removes it, an enabled one replaces it (full). */
 	int (*update_drive_limiter)(void *opaque, void *vm, unsigned disk_index,
-				    const struct token_bucket_config *bandwidth,
-				    const struct token_bucket_config *ops, char *err, size_t errlen);
+	                            const struct token_bucket_config *bandwidth,
+	                            const struct token_bucket_config *ops, char *err,
+	                            size_t errlen);
 };
 
 struct api_controller {
@@ -63,8 +64,8 @@ struct api_controller {
 	enum api_vm_state state;
 	const struct api_vm_ops *ops;
 	void *ops_opaque;
-	void *vm;		/* ops' handle, NULL before InstanceStart */
-	struct vm_config cfg;	/* what InstanceStart booted */
+	void *vm;                            /* ops' handle, NULL before InstanceStart */
+	struct vm_config cfg;                /* what InstanceStart booted */
 	unsigned disk_order[API_MAX_DRIVES]; /* i-th disk -> index in res.drives */
 	unsigned nr_disks;
 	char instance_id[API_INSTANCE_ID_MAX + 1];
@@ -75,14 +76,14 @@ struct api_controller {
 
 /* Fills c with defaults. instance_id must satisfy api_instance_id_valid. */
 void api_controller_init(struct api_controller *c, const struct api_vm_ops *ops, void *opaque,
-			 const char *instance_id, const char *vmm_version, size_t mmds_size_limit);
+                         const char *instance_id, const char *vmm_version, size_t mmds_size_limit);
 /* Frees the resources and the booted vm_config (not the VM: its owner
  * destroys it first). */
 void api_controller_fini(struct api_controller *c);
 /* The request -> response function of the channel (api_serve_fn): routes
  * req with the router. VMM thread. */
 void api_controller_serve(void *controller, const struct api_request *req,
-			  struct api_response *resp);
+                          struct api_response *resp);
 /* "Not started", "Running" or "Paused". */
 const char *api_vm_state_name(enum api_vm_state state);
 /* Firecracker's instance ids (--id): 1 to 64 ASCII letters, digits, '-'. */

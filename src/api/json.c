@@ -9,7 +9,7 @@
 #include "core/rate_limiter.h"
 
 static int parse(const char *body, size_t len, const char *what, size_t flags, json_t **out,
-		 char *err, size_t errlen)
+                 char *err, size_t errlen)
 {
 	json_error_t jerr;
 	*out = NULL;
@@ -18,14 +18,14 @@ static int parse(const char *body, size_t len, const char *what, size_t flags, j
 	json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES | flags, &jerr);
 	if (!v)
 		return err_set(err, errlen, -EINVAL,
-			       "%s: the body is not valid JSON: %s (line %d, column %d)", what,
-			       jerr.text, jerr.line, jerr.column);
+		               "%s: the body is not valid JSON: %s (line %d, column %d)", what,
+		               jerr.text, jerr.line, jerr.column);
 	*out = v;
 	return 0;
 }
 
 int api_json_parse_object(const char *body, size_t len, const char *what, json_t **out, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	int r = parse(body, len, what, 0, out, err, errlen);
 	if (r)
@@ -39,7 +39,7 @@ int api_json_parse_object(const char *body, size_t len, const char *what, json_t
 }
 
 int api_json_parse_any(const char *body, size_t len, const char *what, json_t **out, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	return parse(body, len, what, JSON_DECODE_ANY, out, err, errlen);
 }
@@ -75,7 +75,7 @@ static int field_names(const struct api_json_field *fields, size_t n, char *buf,
 }
 
 static int unpack_one(json_t *v, const char *what, const struct api_json_field *f, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	switch (f->kind) {
 	case API_JSON_STRING:
@@ -94,14 +94,15 @@ static int unpack_one(json_t *v, const char *what, const struct api_json_field *
 		json_int_t i = json_integer_value(v);
 		if (i < 0)
 			return err_set(err, errlen, -EINVAL,
-				       "%s: field `%s`: %lld is negative; expected an unsigned "
-				       "integer",
-				       what, f->name, (long long)i);
+			               "%s: field `%s`: %lld is negative; expected an unsigned "
+			               "integer",
+			               what, f->name, (long long)i);
 		if (f->max && (uint64_t)i > f->max)
-			return err_set(err, errlen, -EINVAL,
-				       "%s: field `%s`: %lld is more than the largest accepted value, "
-				       "%llu",
-				       what, f->name, (long long)i, (unsigned long long)f->max);
+			return err_set(
+			    err, errlen, -EINVAL,
+			    "%s: field `%s`: %lld is more than the largest accepted value, "
+			    "%llu",
+			    what, f->name, (long long)i, (unsigned long long)f->max);
 		*(uint64_t *)f->out = (uint64_t)i;
 		return 0;
 	}
@@ -117,11 +118,11 @@ static int unpack_one(json_t *v, const char *what, const struct api_json_field *
 		return 0;
 	}
 	return err_set(err, errlen, -EINVAL, "%s: field `%s`: expected %s", what, f->name,
-		       kind_name(f->kind));
+	               kind_name(f->kind));
 }
 
 int api_json_unpack(json_t *obj, const char *what, const struct api_json_field *fields, size_t n,
-		    char *err, size_t errlen)
+                    char *err, size_t errlen)
 {
 	if (!json_is_object(obj))
 		return err_set(err, errlen, -EINVAL, "%s: expected a JSON object", what);
@@ -136,8 +137,8 @@ int api_json_unpack(json_t *obj, const char *what, const struct api_json_field *
 			char names[512];
 			field_names(fields, n, names, sizeof(names));
 			return err_set(err, errlen, -EINVAL,
-				       "%s: unknown field `%.64s` (the fields are: %s)", what, key,
-				       names);
+			               "%s: unknown field `%.64s` (the fields are: %s)", what, key,
+			               names);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -148,7 +149,7 @@ int api_json_unpack(json_t *obj, const char *what, const struct api_json_field *
 		if (!v) {
 			if (f->required)
 				return err_set(err, errlen, -EINVAL, "%s: missing field `%s`", what,
-					       f->name);
+				               f->name);
 			continue;
 		}
 		int r = unpack_one(v, what, f, err, errlen);
@@ -174,17 +175,17 @@ bool api_id_valid(const char *id)
 
 /* Bounds of a token bucket: sizes and times fit in 63 bits after the
  * millisecond-to-nanosecond conversion a rate limiter does. */
-#define BUCKET_MAX_SIZE (UINT64_C(1) << 62)
+#define BUCKET_MAX_SIZE      (UINT64_C(1) << 62)
 #define BUCKET_MAX_REFILL_MS (UINT64_C(1) << 40)
 
 int api_json_token_bucket(json_t *obj, const char *what, struct api_token_bucket *out, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	struct api_token_bucket b = {.set = true};
 	const struct api_json_field fields[] = {
-		{"size", API_JSON_U64, true, &b.size, NULL, BUCKET_MAX_SIZE},
-		{"one_time_burst", API_JSON_U64, false, &b.one_time_burst, NULL, BUCKET_MAX_SIZE},
-		{"refill_time", API_JSON_U64, true, &b.refill_time, NULL, BUCKET_MAX_REFILL_MS},
+	    {"size", API_JSON_U64, true, &b.size, NULL, BUCKET_MAX_SIZE},
+	    {"one_time_burst", API_JSON_U64, false, &b.one_time_burst, NULL, BUCKET_MAX_SIZE},
+	    {"refill_time", API_JSON_U64, true, &b.refill_time, NULL, BUCKET_MAX_REFILL_MS},
 	};
 	int r = api_json_unpack(obj, what, fields, ARRAY_SIZE(fields), err, errlen);
 	if (!r)
@@ -193,13 +194,13 @@ int api_json_token_bucket(json_t *obj, const char *what, struct api_token_bucket
 }
 
 int api_json_rate_limiter(json_t *obj, const char *what, struct api_rate_limiter *out, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	struct api_rate_limiter rl = {.set = true};
 	json_t *bw = NULL, *ops = NULL;
 	const struct api_json_field fields[] = {
-		{"bandwidth", API_JSON_OBJECT, false, &bw, NULL, 0},
-		{"ops", API_JSON_OBJECT, false, &ops, NULL, 0},
+	    {"bandwidth", API_JSON_OBJECT, false, &bw, NULL, 0},
+	    {"ops", API_JSON_OBJECT, false, &ops, NULL, 0},
 	};
 	char sub[96];
 	int r = api_json_unpack(obj, what, fields, ARRAY_SIZE(fields), err, errlen);
@@ -232,8 +233,8 @@ void api_token_bucket_to_config(const struct api_token_bucket *b, struct token_b
 	*out = (struct token_bucket_config){0};
 	if (b->set)
 		*out = (struct token_bucket_config){.size = b->size,
-						    .one_time_burst = b->one_time_burst,
-						    .refill_time_ms = b->refill_time};
+		                                    .one_time_burst = b->one_time_burst,
+		                                    .refill_time_ms = b->refill_time};
 }
 
 void api_rate_limiter_to_config(const struct api_rate_limiter *rl, struct rate_limiter_config *out)
@@ -243,7 +244,7 @@ void api_rate_limiter_to_config(const struct api_rate_limiter *rl, struct rate_l
 }
 
 int api_rate_limiter_check(const char *what, const struct api_rate_limiter *rl, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	struct rate_limiter_config cfg;
 	char why[200];
@@ -258,7 +259,7 @@ json_t *api_token_bucket_json(const struct api_token_bucket *b)
 	if (!b->set)
 		return NULL;
 	return json_pack("{s:I,s:I,s:I}", "size", (json_int_t)b->size, "one_time_burst",
-			 (json_int_t)b->one_time_burst, "refill_time", (json_int_t)b->refill_time);
+	                 (json_int_t)b->one_time_burst, "refill_time", (json_int_t)b->refill_time);
 }
 
 json_t *api_rate_limiter_json(const struct api_rate_limiter *rl)

@@ -22,10 +22,10 @@
 
 enum api_json_kind {
 	API_JSON_STRING, /* out: const char ** (borrowed from the object) */
-	API_JSON_BOOL,	 /* out: bool * */
-	API_JSON_U64,	 /* out: uint64_t *, at most max (0: no bound but int64) */
+	API_JSON_BOOL,   /* out: bool * */
+	API_JSON_U64,    /* out: uint64_t *, at most max (0: no bound but int64) */
 	API_JSON_OBJECT, /* out: json_t ** (borrowed) */
-	API_JSON_ARRAY,	 /* out: json_t ** (borrowed) */
+	API_JSON_ARRAY,  /* out: json_t ** (borrowed) */
 };
 
 struct api_json_field {
@@ -39,16 +39,16 @@ struct api_json_field {
 
 /* Parses body into a JSON object. 0 or -EINVAL with err "<what>: ...". */
 int api_json_parse_object(const char *body, size_t len, const char *what, json_t **out, char *err,
-			  size_t errlen) must_check;
+                          size_t errlen) must_check;
 /* Parses any JSON value (MMDS contents). */
 int api_json_parse_any(const char *body, size_t len, const char *what, json_t **out, char *err,
-		       size_t errlen) must_check;
+                       size_t errlen) must_check;
 /* Checks obj against fields (unknown names refused, required ones
  * present, kinds and bounds) and fills the outs of the fields present.
  * On failure outs may be partly written: callers unpack into scratch
  * storage and apply it only after every check passed. */
 int api_json_unpack(json_t *obj, const char *what, const struct api_json_field *fields, size_t n,
-		    char *err, size_t errlen) must_check;
+                    char *err, size_t errlen) must_check;
 
 /* Firecracker's resource ids: not empty, ASCII letters, digits and '_'.
  * At most API_ID_MAX bytes. */
@@ -67,9 +67,9 @@ struct api_rate_limiter {
 };
 
 int api_json_token_bucket(json_t *obj, const char *what, struct api_token_bucket *out, char *err,
-			  size_t errlen) must_check;
+                          size_t errlen) must_check;
 int api_json_rate_limiter(json_t *obj, const char *what, struct api_rate_limiter *out, char *err,
-			  size_t errlen) must_check;
+                          size_t errlen) must_check;
 /* Whether a bucket / limiter actually limits anything. */
 bool api_token_bucket_limits(const struct api_token_bucket *b);
 bool api_rate_limiter_limits(const struct api_rate_limiter *rl);
@@ -80,7 +80,7 @@ void api_token_bucket_to_config(const struct api_token_bucket *b, struct token_b
 void api_rate_limiter_to_config(const struct api_rate_limiter *rl, struct rate_limiter_config *out);
 /* What core/rate_limiter.c accepts. 0 or -EINVAL with "<what>: field ...". */
 int api_rate_limiter_check(const char *what, const struct api_rate_limiter *rl, char *err,
-			   size_t errlen) must_check;
+                           size_t errlen) must_check;
 /* The JSON form of a bucket / limiter (new reference; NULL when not set). */
 json_t *api_token_bucket_json(const struct api_token_bucket *b);
 json_t *api_rate_limiter_json(const struct api_rate_limiter *rl);

@@ -53,7 +53,7 @@ static void on_channel(struct event_loop *loop, int fd, uint32_t events, void *o
 /* ---- the controller's VM operations ---- */
 
 static int op_start(void *opaque, const struct api_resources *res, struct vm_config *cfg,
-		    void **out, char *err, size_t errlen)
+                    void **out, char *err, size_t errlen)
 {
 	struct process *p = opaque;
 	struct vm *vm = NULL;
@@ -63,17 +63,17 @@ static int op_start(void *opaque, const struct api_resources *res, struct vm_con
 		r = vm_config_load(cfg, err, errlen);
 	if (!r && res->serial_out_path) {
 		serial_fd = open(res->serial_out_path,
-				 O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0600);
+		                 O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0600);
 		if (serial_fd < 0)
 			r = err_set(err, errlen, -errno, "serial_out_path %s: %s",
-				    res->serial_out_path, strerror(errno));
+			            res->serial_out_path, strerror(errno));
 	}
 	if (!r)
 		r = builder_build(cfg, &accel_kvm_ops, &vm, err, errlen);
 	if (!r && p->channel &&
 	    (r = event_loop_add(vm->loop, api_channel_fd(p->channel), EPOLLIN, on_channel, p)))
 		err_set(err, errlen, r, "cannot serve the API from the VM's event loop: %s",
-			strerror(-r));
+		        strerror(-r));
 	if (!r && p->ctrl.metrics_initialized && (r = metrics_attach_loop(vm->loop)))
 		err_set(err, errlen, r, "cannot start the metrics timer: %s", strerror(-r));
 	if (!r && serial_fd >= 0 && dup2(serial_fd, STDOUT_FILENO) < 0)
@@ -131,7 +131,7 @@ static int reopen_same(struct block_file *old, struct block_file **out, char *er
 		f->size = (uint64_t)st.st_size;
 	if (!r && f->size % BLOCK_SECTOR_SIZE)
 		r = err_set(err, errlen, -EINVAL, "the size, %llu bytes, is not a multiple of %u",
-			    (unsigned long long)f->size, BLOCK_SECTOR_SIZE);
+		            (unsigned long long)f->size, BLOCK_SECTOR_SIZE);
 	if (r) {
 		block_file_close(f);
 		return r;
@@ -141,7 +141,7 @@ static int reopen_same(struct block_file *old, struct block_file **out, char *er
 }
 
 static int op_update_drive(void *opaque, void *vmh, unsigned disk_index, const char *path,
-			   bool read_only, char *err, size_t errlen)
+                           bool read_only, char *err, size_t errlen)
 {
 	struct process *p = opaque;
 	struct vm *vm = vmh;
@@ -165,12 +165,12 @@ static int op_update_drive(void *opaque, void *vmh, unsigned disk_index, const c
 		r = -errno;
 	if (!r) {
 		struct virtio_blk_params bp = {
-			.fd = fd,
-			.capacity_bytes = f->size,
-			.logical_block = f->logical_block,
-			.read_only = read_only,
-			.direct = f->direct,
-			.engine = BLOCK_ENGINE_AUTO,
+		    .fd = fd,
+		    .capacity_bytes = f->size,
+		    .logical_block = f->logical_block,
+		    .read_only = read_only,
+		    .direct = f->direct,
+		    .engine = BLOCK_ENGINE_AUTO,
 		};
 		r = virtio_blk_replace_backing(virtio_mmio_device(vm->virtio[pos]), &bp, vm->loop);
 		if (r)
@@ -186,33 +186,32 @@ static int op_update_drive(void *opaque, void *vmh, unsigned disk_index, const c
 	free(disk->path);
 	disk->path = copy;
 	log_info("api: drive %u now on %s (%llu bytes)", disk_index, path,
-		 (unsigned long long)f->size);
+	         (unsigned long long)f->size);
 	return 0;
 }
 
 static int op_update_drive_limiter(void *opaque, void *vmh, unsigned disk_index,
-				   const struct token_bucket_config *bandwidth,
-				   const struct token_bucket_config *ops, char *err, size_t errlen)
+                                   const struct token_bucket_config *bandwidth,
+                                   const struct token_bucket_config *ops, char *err, size_t errlen)
 {
 	struct process *p = opaque;
 	struct vm *vm = vmh;
 	int pos = disk_device(&p->ctrl.cfg, disk_index);
 	if (pos < 0 || (unsigned)pos >= vm->nr_virtio)
 		return err_set(err, errlen, -ENODEV, "drives: the disk has no device");
-	int r = virtio_blk_update_rate_limiter(virtio_mmio_device(vm->virtio[pos]), bandwidth,
-					       ops);
+	int r = virtio_blk_update_rate_limiter(virtio_mmio_device(vm->virtio[pos]), bandwidth, ops);
 	if (r)
 		return err_set(err, errlen, r, "drives: the rate limiter refused the update: %s",
-			       strerror(-r));
+		               strerror(-r));
 	return 0;
 }
 
 static const struct api_vm_ops process_ops = {
-	.start = op_start,
-	.pause = op_pause,
-	.resume = op_resume,
-	.update_drive = op_update_drive,
-	.update_drive_limiter = op_update_drive_limiter,
+    .start = op_start,
+    .pause = op_pause,
+    .resume = op_resume,
+    .update_drive = op_update_drive,
+    .update_drive_limiter = op_update_drive_limiter,
 };
 
 /* ---- start-up ---- */
@@ -221,19 +220,19 @@ static const struct api_vm_ops process_ops = {
 static int put(struct process *p, const char *path, const char *body, const char *what)
 {
 	struct api_request req = {
-		.method = API_PUT,
-		.method_name = "PUT",
-		.path = path,
-		.body = body,
-		.body_len = strlen(body),
+	    .method = API_PUT,
+	    .method_name = "PUT",
+	    .path = path,
+	    .body = body,
+	    .body_len = strlen(body),
 	};
 	struct api_response resp = {0};
 	api_controller_serve(&p->ctrl, &req, &resp);
 	int r = 0;
 	if (resp.status >= 300) {
 		char fault[512];
-		fprintf(stderr, "ember: %s: %s\n", what, api_response_fault(&resp, fault,
-									    sizeof(fault)));
+		fprintf(stderr, "ember: %s: %s\n", what,
+		        api_response_fault(&resp, fault, sizeof(fault)));
 		r = -EINVAL;
 	}
 	api_response_fini(&resp);
@@ -278,19 +277,21 @@ static int configure_logger(const struct fc_args *a, int *status)
 {
 	enum log_level level = LOG_INFO;
 	if (a->level && log_level_parse(a->level, &level)) {
-		fprintf(stderr, "ember: --level: '%s' is not Error, Warning, Info, Debug, Trace or "
-			"Off\n", a->level);
+		fprintf(stderr,
+		        "ember: --level: '%s' is not Error, Warning, Info, Debug, Trace or "
+		        "Off\n",
+		        a->level);
 		*status = FC_EXIT_BAD_CONFIGURATION;
 		return -EINVAL;
 	}
 	if (!a->level && !a->log_path && !a->show_level && !a->show_log_origin && !a->module)
 		return 0;
 	struct log_config cfg = {
-		.path = a->log_path,
-		.level = (int)level,
-		.show_level = a->show_level ? 1 : LOG_CONFIG_KEEP,
-		.show_origin = a->show_log_origin ? 1 : LOG_CONFIG_KEEP,
-		.module = a->module,
+	    .path = a->log_path,
+	    .level = (int)level,
+	    .show_level = a->show_level ? 1 : LOG_CONFIG_KEEP,
+	    .show_origin = a->show_log_origin ? 1 : LOG_CONFIG_KEEP,
+	    .module = a->module,
 	};
 	char err[512];
 	int r = log_configure(&cfg, err, sizeof(err));
@@ -361,7 +362,7 @@ int api_process_main(const struct fc_args *a, const char *vmm_version)
 	}
 	if (a->seccomp_filter || a->boot_timer || a->enable_pci)
 		log_info("--seccomp-filter, --boot-timer and --enable-pci are accepted and have no "
-			 "effect in ember yet");
+		         "effect in ember yet");
 
 	/* A closed client socket or stdout must be an error return, not a kill. */
 	signal(SIGPIPE, SIG_IGN);
@@ -381,7 +382,7 @@ int api_process_main(const struct fc_args *a, const char *vmm_version)
 
 	if (!a->no_api) {
 		struct api_server_params sp = {.socket_path = a->api_sock,
-					       .max_payload = a->max_payload};
+		                               .max_payload = a->max_payload};
 		int r = api_channel_create(&p.channel);
 		if (r) {
 			fprintf(stderr, "ember: cannot create the API channel: %s\n", strerror(-r));
@@ -393,8 +394,9 @@ int api_process_main(const struct fc_args *a, const char *vmm_version)
 			goto out;
 		}
 		metrics_report_startup(a->has_start_time_us ? a->start_time_us : start_us,
-				       a->has_start_time_cpu_us ? a->start_time_cpu_us : start_cpu_us,
-				       a->has_parent_cpu_time_us ? a->parent_cpu_time_us : 0);
+		                       a->has_start_time_cpu_us ? a->start_time_cpu_us
+		                                                : start_cpu_us,
+		                       a->has_parent_cpu_time_us ? a->parent_cpu_time_us : 0);
 		log_info("api: serving the Firecracker API on %s", a->api_sock);
 	}
 	if (a->metadata && apply_metadata(&p, a->metadata)) {

@@ -25,17 +25,17 @@ enum api_method {
 	API_OTHER, /* any other method: always refused */
 };
 
-#define API_STATUS_OK 200
-#define API_STATUS_NO_CONTENT 204
-#define API_STATUS_BAD_REQUEST 400
+#define API_STATUS_OK                200
+#define API_STATUS_NO_CONTENT        204
+#define API_STATUS_BAD_REQUEST       400
 #define API_STATUS_PAYLOAD_TOO_LARGE 413
-#define API_STATUS_UNAVAILABLE 503
+#define API_STATUS_UNAVAILABLE       503
 
 struct api_request {
 	enum api_method method;
 	const char *method_name; /* as received, for messages */
-	const char *path;	 /* the absolute path, percent-decoded, no query */
-	const char *body;	 /* NULL when the request has no body */
+	const char *path;        /* the absolute path, percent-decoded, no query */
+	const char *body;        /* NULL when the request has no body */
 	size_t body_len;
 };
 
@@ -52,7 +52,7 @@ void api_reply_empty(struct api_response *resp);
 void api_reply_json(struct api_response *resp, json_t *obj);
 /* status with {"fault_message": printf(fmt, ...)}. */
 void api_reply_error(struct api_response *resp, unsigned status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* The fault_message of a response body (for tests and logs); "" when none. */
 const char *api_response_fault(const struct api_response *resp, char *buf, size_t len);
 

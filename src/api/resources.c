@@ -74,18 +74,18 @@ static char *build_cmdline(const struct api_resources *res)
 	char *s = malloc(len);
 	if (s)
 		snprintf(s, len, "%s%sroot=%s %s", args, *args ? " " : "", dev,
-			 root->is_read_only ? "ro" : "rw");
+		         root->is_read_only ? "ro" : "rw");
 	return s;
 }
 
 static int add_drive(struct vm_config *cfg, const struct api_drive *d)
 {
 	struct vm_disk_config disk = {
-		.path = strdup(d->path_on_host),
-		.read_only = d->is_read_only,
-		/* Both cache types are the host page cache; a guest FLUSH is
-		 * always an fdatasync (README: deviations). */
-		.cache = VM_DISK_CACHE_WRITEBACK,
+	    .path = strdup(d->path_on_host),
+	    .read_only = d->is_read_only,
+	    /* Both cache types are the host page cache; a guest FLUSH is
+	     * always an fdatasync (README: deviations). */
+	    .cache = VM_DISK_CACHE_WRITEBACK,
 	};
 	if (!disk.path)
 		return -ENOMEM;
@@ -96,12 +96,12 @@ static int add_drive(struct vm_config *cfg, const struct api_drive *d)
 }
 
 int api_resources_to_vm_config(const struct api_resources *res, struct vm_config *cfg,
-			       unsigned order[API_MAX_DRIVES], char *err, size_t errlen)
+                               unsigned order[API_MAX_DRIVES], char *err, size_t errlen)
 {
 	if (!res->boot.kernel_image_path)
 		return err_set(err, errlen, -EINVAL,
-			       "Cannot start microvm without kernel configuration: PUT "
-			       "/boot-source first");
+		               "Cannot start microvm without kernel configuration: PUT "
+		               "/boot-source first");
 	cfg->kernel_path = strdup(res->boot.kernel_image_path);
 	cfg->initrd_path = res->boot.initrd_path ? strdup(res->boot.initrd_path) : NULL;
 	cfg->cmdline = build_cmdline(res);
@@ -120,7 +120,7 @@ int api_resources_to_vm_config(const struct api_resources *res, struct vm_config
 			int r = add_drive(cfg, d);
 			if (r)
 				return err_set(err, errlen, r, "drive %s: %s", d->drive_id,
-					       r == -ENOMEM ? "out of memory" : "too many devices");
+				               r == -ENOMEM ? "out of memory" : "too many devices");
 			order[n++] = i;
 		}
 	}
@@ -130,7 +130,7 @@ int api_resources_to_vm_config(const struct api_resources *res, struct vm_config
 		for (unsigned i = 0; i < cfg->nr_devices; i++)
 			if (cfg->devices[i].kind == VM_DEVICE_RNG)
 				api_rate_limiter_to_config(&res->entropy_rate_limiter,
-							   &cfg->devices[i].rng.rate_limiter);
+				                           &cfg->devices[i].rng.rate_limiter);
 	}
 	return 0;
 }
@@ -138,8 +138,8 @@ int api_resources_to_vm_config(const struct api_resources *res, struct vm_config
 json_t *api_machine_config_json(const struct api_machine_config *m)
 {
 	json_t *obj = json_pack("{s:i,s:I,s:b,s:b,s:s}", "vcpu_count", (int)m->vcpu_count,
-				"mem_size_mib", (json_int_t)m->mem_size_mib, "smt", m->smt,
-				"track_dirty_pages", m->track_dirty_pages, "huge_pages", "None");
+	                        "mem_size_mib", (json_int_t)m->mem_size_mib, "smt", m->smt,
+	                        "track_dirty_pages", m->track_dirty_pages, "huge_pages", "None");
 	if (obj && m->cpu_template_none)
 		json_object_set_new(obj, "cpu_template", json_string("None"));
 	return obj;
@@ -154,10 +154,10 @@ static void set_string(json_t *obj, const char *key, const char *value)
 static json_t *drive_json(const struct api_drive *d)
 {
 	json_t *obj = json_pack("{s:s,s:s,s:b,s:b,s:s,s:s}", "drive_id", d->drive_id,
-				"path_on_host", d->path_on_host, "is_root_device",
-				d->is_root_device, "is_read_only", d->is_read_only, "cache_type",
-				d->cache_type == API_CACHE_UNSAFE ? "Unsafe" : "Writeback",
-				"io_engine", d->io_engine == API_IO_SYNC ? "Sync" : "Async");
+	                        "path_on_host", d->path_on_host, "is_root_device",
+	                        d->is_root_device, "is_read_only", d->is_read_only, "cache_type",
+	                        d->cache_type == API_CACHE_UNSAFE ? "Unsafe" : "Writeback",
+	                        "io_engine", d->io_engine == API_IO_SYNC ? "Sync" : "Async");
 	if (!obj)
 		return NULL;
 	set_string(obj, "partuuid", d->partuuid);
@@ -199,7 +199,7 @@ json_t *api_resources_to_json(const struct api_resources *res)
 		json_t *e = json_object();
 		if (e && res->entropy_rate_limiter.set)
 			json_object_set_new(e, "rate_limiter",
-					    api_rate_limiter_json(&res->entropy_rate_limiter));
+			                    api_rate_limiter_json(&res->entropy_rate_limiter));
 		json_object_set_new(obj, "entropy", e);
 	}
 	set_copy(obj, "logger", res->logger);

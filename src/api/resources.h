@@ -21,12 +21,12 @@
 #include "core/macros.h"
 
 /* Firecracker's limits where they are stricter than ember's. */
-#define API_MAX_VCPUS 32
+#define API_MAX_VCPUS  32
 #define API_MAX_DRIVES VM_CONFIG_MAX_DISKS
 
 /* Firecracker's kernel command line when boot-source has no boot_args. */
 #define API_DEFAULT_BOOT_ARGS                                                                      \
-	"reboot=k panic=1 pci=off nomodules 8250.nr_uarts=0 i8042.noaux i8042.nomux "             \
+	"reboot=k panic=1 pci=off nomodules 8250.nr_uarts=0 i8042.noaux i8042.nomux "              \
 	"i8042.nopnp i8042.dumbkbd"
 
 enum api_cache_type { API_CACHE_UNSAFE, API_CACHE_WRITEBACK };
@@ -67,7 +67,7 @@ struct api_resources {
 	/* Stored as the validated request bodies (GET /vm/config shows them). */
 	json_t *logger, *metrics, *serial, *cpu_config;
 	char *serial_out_path; /* from serial, NULL for the terminal */
-	json_t *mmds;	       /* the data store (an object), NULL until a PUT */
+	json_t *mmds;          /* the data store (an object), NULL until a PUT */
 };
 
 void api_resources_init(struct api_resources *res);
@@ -88,7 +88,7 @@ struct api_drive *api_resources_drive(struct api_resources *res, const char *id)
  * 0 or -EINVAL / -ENOMEM with one line in err.
  */
 int api_resources_to_vm_config(const struct api_resources *res, struct vm_config *cfg,
-			       unsigned order[API_MAX_DRIVES], char *err, size_t errlen) must_check;
+                               unsigned order[API_MAX_DRIVES], char *err, size_t errlen) must_check;
 
 /* The FullVmConfiguration document of GET /vm/config (new reference). */
 json_t *api_resources_to_json(const struct api_resources *res);

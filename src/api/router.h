@@ -27,12 +27,12 @@ enum api_when {
 /* What a handler gets besides the controller. */
 struct api_call_args {
 	const struct api_request *req;
-	const char *id;	  /* the {id} path segment, or NULL */
+	const char *id;   /* the {id} path segment, or NULL */
 	const char *what; /* the resource, for messages ("drives", "vsock"...) */
 };
 
 typedef void (*api_handler_fn)(struct api_controller *c, const struct api_call_args *args,
-			       struct api_response *resp);
+                               struct api_response *resp);
 
 #define API_ROUTE_BODY_OPTIONAL 1u
 

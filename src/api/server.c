@@ -58,13 +58,13 @@ static int clear_stale_socket(const char *path, char *err, size_t errlen)
 	struct stat st;
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0
-				       : err_set(err, errlen, -errno, "API socket %s: %s", path,
-						 strerror(errno));
+		                       : err_set(err, errlen, -errno, "API socket %s: %s", path,
+		                                 strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
 		return err_set(err, errlen, -EEXIST,
-			       "API socket %s: the path exists and is not a socket; not removing "
-			       "it",
-			       path);
+		               "API socket %s: the path exists and is not a socket; not removing "
+		               "it",
+		               path);
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -75,12 +75,13 @@ static int clear_stale_socket(const char *path, char *err, size_t errlen)
 	close(fd);
 	if (r == 0)
 		return err_set(err, errlen, -EADDRINUSE,
-			       "API socket %s: another process is listening on it", path);
+		               "API socket %s: another process is listening on it", path);
 	if (saved != ECONNREFUSED)
 		return err_set(err, errlen, -saved, "API socket %s: %s", path, strerror(saved));
 	if (unlink(path) < 0)
-		return err_set(err, errlen, -errno, "API socket %s: cannot remove the stale socket: %s",
-			       path, strerror(errno));
+		return err_set(err, errlen, -errno,
+		               "API socket %s: cannot remove the stale socket: %s", path,
+		               strerror(errno));
 	log_info("api: removed the stale socket %s", path);
 	return 0;
 }
@@ -90,8 +91,8 @@ static int bind_socket(const char *path, int *out, char *err, size_t errlen)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if (!*path || strlen(path) >= sizeof(addr.sun_path))
 		return err_set(err, errlen, -ENAMETOOLONG,
-			       "API socket '%.200s': the path must be 1 to %zu bytes", path,
-			       sizeof(addr.sun_path) - 1);
+		               "API socket '%.200s': the path must be 1 to %zu bytes", path,
+		               sizeof(addr.sun_path) - 1);
 	int r = clear_stale_socket(path, err, errlen);
 	if (r)
 		return r;
@@ -110,12 +111,11 @@ static int bind_socket(const char *path, int *out, char *err, size_t errlen)
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *mc, const struct api_response *r,
-				     bool close_after)
+                                     bool close_after)
 {
 	size_t len = r->body ? strlen(r->body) : 0;
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(len, r->body ? r->body : (char *)"",
-						MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    len, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return MHD_NO;
 	if (len)
@@ -133,17 +133,17 @@ static enum MHD_Result too_large(struct api_server *s, struct MHD_Connection *mc
 	struct api_response r = {0};
 	/* Firecracker answers 400 and drops the connection. */
 	api_reply_error(&r, API_STATUS_BAD_REQUEST,
-			"Request payload with size %llu is larger than the limit of %zu allowed "
-			"by server.",
-			(unsigned long long)size, s->max_payload);
+	                "Request payload with size %llu is larger than the limit of %zu allowed "
+	                "by server.",
+	                (unsigned long long)size, s->max_payload);
 	enum MHD_Result ret = send_response(mc, &r, true);
 	api_response_fini(&r);
 	return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
-				  const char *method, const char *version, const char *upload,
-				  size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
 	struct api_server *s = cls;
 	struct conn *c = *con_cls;
@@ -153,7 +153,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		c->server = s;
 		*con_cls = c;
 		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
 			char *end;
 			errno = 0;
@@ -196,11 +196,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	if (c->body)
 		c->body[c->len] = '\0';
 	struct api_request req = {
-		.method = api_method_parse(method),
-		.method_name = method,
-		.path = url,
-		.body = c->len ? c->body : NULL,
-		.body_len = c->len,
+	    .method = api_method_parse(method),
+	    .method_name = method,
+	    .path = url,
+	    .body = c->len ? c->body : NULL,
+	    .body_len = c->len,
 	};
 	struct api_response resp;
 	c->dispatched = true;
@@ -212,7 +212,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 }
 
 static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
-			 enum MHD_RequestTerminationCode code)
+                         enum MHD_RequestTerminationCode code)
 {
 	struct conn *c = *con_cls;
 	if (c) {
@@ -263,7 +263,7 @@ __attribute__((format(printf, 2, 0))) static void on_log(void *cls, const char *
 }
 
 int api_server_create(const struct api_server_params *p, struct api_server **out, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	struct api_server *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -273,20 +273,19 @@ int api_server_create(const struct api_server_params *p, struct api_server **out
 	s->max_payload = p->max_payload;
 	s->path = strdup(p->socket_path);
 	int r = s->path ? bind_socket(p->socket_path, &s->listen_fd, err, errlen)
-			: err_set(err, errlen, -ENOMEM, "out of memory");
+	                : err_set(err, errlen, -ENOMEM, "out of memory");
 	if (r)
 		goto fail;
 	unsigned timeout = p->timeout_s ? p->timeout_s : API_SERVER_TIMEOUT_S;
 	s->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-		on_request, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_SERVER_MAX_CONNECTIONS,
-		MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		NULL, MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
-		unescape, NULL, MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    on_request, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)API_SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_log,
+	    NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	if (!s->daemon) {
 		r = err_set(err, errlen, -EIO, "API socket %s: cannot start the HTTP server",
-			    p->socket_path);
+		            p->socket_path);
 		goto fail;
 	}
 	s->listen_fd = -1; /* MHD_stop_daemon closes it */

@@ -17,7 +17,7 @@
 #include "core/macros.h"
 
 #define API_SERVER_MAX_CONNECTIONS 10
-#define API_SERVER_TIMEOUT_S 30
+#define API_SERVER_TIMEOUT_S       30
 
 struct api_server_params {
 	const char *socket_path;
@@ -30,7 +30,7 @@ struct api_server;
 
 /* Binds the socket and starts the API thread. 0 or -errno + err. */
 int api_server_create(const struct api_server_params *params, struct api_server **out, char *err,
-		      size_t errlen) must_check;
+                      size_t errlen) must_check;
 /* Stops the API thread (call api_channel_close first, so no request
  * waits for the VMM thread), closes and removes the socket. NULL ok. */
 void api_server_destroy(struct api_server *s);

@@ -19,8 +19,8 @@
 #include "core/log.h"
 
 enum section_kind {
-	ONE,	 /* an object: PUT path */
-	LIST,	 /* a list of objects: PUT path/<id_field> each */
+	ONE,     /* an object: PUT path */
+	LIST,    /* a list of objects: PUT path/<id_field> each */
 	CPU_CFG, /* an object, or the path of a JSON file holding it */
 };
 
@@ -32,20 +32,20 @@ struct section {
 };
 
 static const struct section sections[] = {
-	{"logger", "/logger", ONE, NULL},
-	{"metrics", "/metrics", ONE, NULL},
-	{"machine-config", "/machine-config", ONE, NULL},
-	{"cpu-config", "/cpu-config", CPU_CFG, NULL},
-	{"boot-source", "/boot-source", ONE, NULL},
-	{"drives", "/drives", LIST, "drive_id"},
-	{"pmem", "/pmem", LIST, "id"},
-	{"network-interfaces", "/network-interfaces", LIST, "iface_id"},
-	{"vsock", "/vsock", ONE, NULL},
-	{"balloon", "/balloon", ONE, NULL},
-	{"mmds-config", "/mmds/config", ONE, NULL},
-	{"entropy", "/entropy", ONE, NULL},
-	{"memory-hotplug", "/hotplug/memory", ONE, NULL},
-	{"serial", "/serial", ONE, NULL},
+    {"logger", "/logger", ONE, NULL},
+    {"metrics", "/metrics", ONE, NULL},
+    {"machine-config", "/machine-config", ONE, NULL},
+    {"cpu-config", "/cpu-config", CPU_CFG, NULL},
+    {"boot-source", "/boot-source", ONE, NULL},
+    {"drives", "/drives", LIST, "drive_id"},
+    {"pmem", "/pmem", LIST, "id"},
+    {"network-interfaces", "/network-interfaces", LIST, "iface_id"},
+    {"vsock", "/vsock", ONE, NULL},
+    {"balloon", "/balloon", ONE, NULL},
+    {"mmds-config", "/mmds/config", ONE, NULL},
+    {"entropy", "/entropy", ONE, NULL},
+    {"memory-hotplug", "/hotplug/memory", ONE, NULL},
+    {"serial", "/serial", ONE, NULL},
 };
 
 void config_file_fini(struct config_file *cf)
@@ -61,7 +61,7 @@ void config_file_fini(struct config_file *cf)
 }
 
 int config_file_read(const char *path, size_t max, char **data, size_t *len, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -103,10 +103,9 @@ out:
 }
 
 static int add(struct config_file *cf, const char *path, const char *id, json_t *body,
-	       const char *what, char *err, size_t errlen)
+               const char *what, char *err, size_t errlen)
 {
-	struct config_file_request *reqs =
-		realloc(cf->reqs, (cf->nr_reqs + 1) * sizeof(*cf->reqs));
+	struct config_file_request *reqs = realloc(cf->reqs, (cf->nr_reqs + 1) * sizeof(*cf->reqs));
 	if (!reqs)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	cf->reqs = reqs;
@@ -124,7 +123,7 @@ static int add(struct config_file *cf, const char *path, const char *id, json_t 
 }
 
 static int add_list(struct config_file *cf, const struct section *s, json_t *v, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	if (!json_is_array(v))
 		return err_set(err, errlen, -EINVAL, "%s: expected a list", s->key);
@@ -136,8 +135,10 @@ static int add_list(struct config_file *cf, const struct section *s, json_t *v, 
 		snprintf(what, sizeof(what), "%s[%zu]", s->key, i);
 		const char *id = json_string_value(json_object_get(item, s->id_field));
 		if (!json_is_object(item) || !id)
-			return err_set(err, errlen, -EINVAL, "%s: expected an object with a string "
-				       "`%s`", what, s->id_field);
+			return err_set(err, errlen, -EINVAL,
+			               "%s: expected an object with a string "
+			               "`%s`",
+			               what, s->id_field);
 		int r = add(cf, s->path, id, item, what, err, errlen);
 		if (r)
 			return r;
@@ -147,7 +148,7 @@ static int add_list(struct config_file *cf, const struct section *s, json_t *v, 
 
 /* "cpu-config" in a config file is the path of a CPU template file. */
 static int add_cpu_config(struct config_file *cf, const struct section *s, json_t *v, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	if (json_is_object(v))
 		return add(cf, s->path, NULL, v, s->key, err, errlen);
@@ -157,7 +158,7 @@ static int add_cpu_config(struct config_file *cf, const struct section *s, json_
 	size_t len;
 	char why[300];
 	int r = config_file_read(json_string_value(v), CONFIG_FILE_MAX_BYTES, &text, &len, why,
-				 sizeof(why));
+	                         sizeof(why));
 	if (r)
 		return err_set(err, errlen, r, "%s: %s", s->key, why);
 	json_error_t jerr;
@@ -165,21 +166,21 @@ static int add_cpu_config(struct config_file *cf, const struct section *s, json_
 	free(text);
 	if (!tpl)
 		return err_set(err, errlen, -EINVAL, "%s: %s: line %d: %s", s->key,
-			       json_string_value(v), jerr.line, jerr.text);
+		               json_string_value(v), jerr.line, jerr.text);
 	r = add(cf, s->path, NULL, tpl, s->key, err, errlen);
 	json_decref(tpl);
 	return r;
 }
 
 int config_file_parse(const char *text, size_t len, struct config_file *out, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	*out = (struct config_file){0};
 	json_error_t jerr;
 	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc)
 		return err_set(err, errlen, -EINVAL, "not valid JSON: %s (line %d, column %d)",
-			       jerr.text, jerr.line, jerr.column);
+		               jerr.text, jerr.line, jerr.column);
 	int r = 0;
 	if (!json_is_object(doc)) {
 		r = err_set(err, errlen, -EINVAL, "the configuration must be a JSON object");

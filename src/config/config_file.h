@@ -37,13 +37,13 @@ struct config_file {
 /* Parses text (len bytes) into out. 0, or -EINVAL / -ENOMEM with one line
  * in err. The caller frees out with config_file_fini in both cases. */
 int config_file_parse(const char *text, size_t len, struct config_file *out, char *err,
-		      size_t errlen) must_check;
+                      size_t errlen) must_check;
 /* Reads path (at most CONFIG_FILE_MAX_BYTES) and parses it. */
 int config_file_load(const char *path, struct config_file *out, char *err,
-		     size_t errlen) must_check;
+                     size_t errlen) must_check;
 void config_file_fini(struct config_file *cf);
 /* Reads a whole small file (NUL-terminated, *len without it); caller frees. */
 int config_file_read(const char *path, size_t max, char **data, size_t *len, char *err,
-		     size_t errlen) must_check;
+                     size_t errlen) must_check;
 
 #endif

@@ -14,38 +14,38 @@
 #include "core/log.h"
 
 static const char usage[] =
-	"usage: firecracker [--api-sock PATH] [--config-file PATH [--no-api]] [options]\n"
-	"       ember --api-sock PATH ...        the same, from the ember binary\n"
-	"\n"
-	"ember with Firecracker's command line and API: an HTTP API on a Unix socket\n"
-	"(the Firecracker API, see README.md), or a VM described by a JSON config file.\n"
-	"\n"
-	"  --api-sock PATH        the API socket (default " FC_DEFAULT_API_SOCK ")\n"
-	"  --config-file PATH     boot at once from a Firecracker JSON configuration\n"
-	"  --no-api               serve no API (requires --config-file)\n"
-	"  --id ID                the instance id (1 to 64 letters, digits, '-')\n"
-	"  --metadata PATH        initial MMDS data store (a JSON object)\n"
-	"  --level LEVEL          log level: Error, Warning, Info, Debug, Trace, Off\n"
-	"  --log-path PATH        write the log to this file or named pipe\n"
-	"  --module PATH          log only lines from source files under PATH\n"
-	"  --show-level           put the level in each log line\n"
-	"  --show-log-origin      put the source file and line in each log line\n"
-	"  --metrics-path PATH    write metrics lines to this file or named pipe\n"
-	"  --http-api-max-payload-size N   largest request body (default 51200 bytes)\n"
-	"  --mmds-size-limit N    largest MMDS data store (default: the body limit)\n"
-	"  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
-	"                         process start times from a launcher (for metrics)\n"
-	"  --boot-timer           accepted; ember has no boot-timer device yet\n"
-	"  --no-seccomp, --seccomp-filter PATH\n"
-	"                         accepted with no effect: ember installs no seccomp\n"
-	"                         filters until the jailer issue lands\n"
-	"  --enable-pci           accepted with no effect: ember's devices are virtio-mmio\n"
-	"  --describe-snapshot PATH, --snapshot-version\n"
-	"                         refused: snapshots are not supported yet\n"
-	"  --version, --help\n"
-	"\n"
-	"Exit status: 0 when the guest powers off or reboots, 1 on a generic error or a\n"
-	"guest crash, 152 for a bad configuration (config file), 153 for bad arguments.\n";
+    "usage: firecracker [--api-sock PATH] [--config-file PATH [--no-api]] [options]\n"
+    "       ember --api-sock PATH ...        the same, from the ember binary\n"
+    "\n"
+    "ember with Firecracker's command line and API: an HTTP API on a Unix socket\n"
+    "(the Firecracker API, see README.md), or a VM described by a JSON config file.\n"
+    "\n"
+    "  --api-sock PATH        the API socket (default " FC_DEFAULT_API_SOCK ")\n"
+    "  --config-file PATH     boot at once from a Firecracker JSON configuration\n"
+    "  --no-api               serve no API (requires --config-file)\n"
+    "  --id ID                the instance id (1 to 64 letters, digits, '-')\n"
+    "  --metadata PATH        initial MMDS data store (a JSON object)\n"
+    "  --level LEVEL          log level: Error, Warning, Info, Debug, Trace, Off\n"
+    "  --log-path PATH        write the log to this file or named pipe\n"
+    "  --module PATH          log only lines from source files under PATH\n"
+    "  --show-level           put the level in each log line\n"
+    "  --show-log-origin      put the source file and line in each log line\n"
+    "  --metrics-path PATH    write metrics lines to this file or named pipe\n"
+    "  --http-api-max-payload-size N   largest request body (default 51200 bytes)\n"
+    "  --mmds-size-limit N    largest MMDS data store (default: the body limit)\n"
+    "  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
+    "                         process start times from a launcher (for metrics)\n"
+    "  --boot-timer           accepted; ember has no boot-timer device yet\n"
+    "  --no-seccomp, --seccomp-filter PATH\n"
+    "                         accepted with no effect: ember installs no seccomp\n"
+    "                         filters until the jailer issue lands\n"
+    "  --enable-pci           accepted with no effect: ember's devices are virtio-mmio\n"
+    "  --describe-snapshot PATH, --snapshot-version\n"
+    "                         refused: snapshots are not supported yet\n"
+    "  --version, --help\n"
+    "\n"
+    "Exit status: 0 when the guest powers off or reboots, 1 on a generic error or a\n"
+    "guest crash, 152 for a bad configuration (config file), 153 for bad arguments.\n";
 
 const char *fc_cli_usage(void)
 {
@@ -60,15 +60,30 @@ struct option {
 };
 
 static const struct option options[] = {
-	{"api-sock", VALUE},	     {"config-file", VALUE},	    {"no-api", FLAG},
-	{"id", VALUE},		     {"metadata", VALUE},	    {"level", VALUE},
-	{"log-path", VALUE},	     {"module", VALUE},		    {"show-level", FLAG},
-	{"show-log-origin", FLAG},   {"metrics-path", VALUE},	    {"boot-timer", FLAG},
-	{"no-seccomp", FLAG},	     {"seccomp-filter", VALUE},	    {"start-time-us", NUMBER},
-	{"start-time-cpu-us", NUMBER}, {"parent-cpu-time-us", NUMBER},
-	{"http-api-max-payload-size", NUMBER}, {"mmds-size-limit", NUMBER},
-	{"enable-pci", FLAG},	     {"describe-snapshot", VALUE},  {"snapshot-version", FLAG},
-	{"version", FLAG},	     {"help", FLAG},
+    {"api-sock", VALUE},
+    {"config-file", VALUE},
+    {"no-api", FLAG},
+    {"id", VALUE},
+    {"metadata", VALUE},
+    {"level", VALUE},
+    {"log-path", VALUE},
+    {"module", VALUE},
+    {"show-level", FLAG},
+    {"show-log-origin", FLAG},
+    {"metrics-path", VALUE},
+    {"boot-timer", FLAG},
+    {"no-seccomp", FLAG},
+    {"seccomp-filter", VALUE},
+    {"start-time-us", NUMBER},
+    {"start-time-cpu-us", NUMBER},
+    {"parent-cpu-time-us", NUMBER},
+    {"http-api-max-payload-size", NUMBER},
+    {"mmds-size-limit", NUMBER},
+    {"enable-pci", FLAG},
+    {"describe-snapshot", VALUE},
+    {"snapshot-version", FLAG},
+    {"version", FLAG},
+    {"help", FLAG},
 };
 
 static const struct option *find(const char *name, size_t len)
@@ -103,8 +118,8 @@ static int parse_number(const char *name, const char *s, uint64_t *out, char *er
 	errno = 0;
 	unsigned long long v = s && *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
 	if (!s || *s < '0' || *s > '9' || errno || *end)
-		return err_set(err, errlen, -EINVAL, "--%s: '%.40s' is not an unsigned 64-bit number",
-			       name, s ? s : "");
+		return err_set(err, errlen, -EINVAL,
+		               "--%s: '%.40s' is not an unsigned 64-bit number", name, s ? s : "");
 	*out = v;
 	return 0;
 }
@@ -173,11 +188,11 @@ static int check(const struct fc_args *a, char *err, size_t errlen)
 		return err_set(err, errlen, -EINVAL, "--no-api requires --config-file");
 	if (a->no_seccomp && a->seccomp_filter)
 		return err_set(err, errlen, -EINVAL,
-			       "--seccomp-filter and --no-seccomp cannot be used together");
+		               "--seccomp-filter and --no-seccomp cannot be used together");
 	if (a->max_payload == 0 || a->max_payload > (UINT64_C(1) << 30))
 		return err_set(err, errlen, -EINVAL,
-			       "--http-api-max-payload-size: %llu is not 1 byte to 1 GiB",
-			       (unsigned long long)a->max_payload);
+		               "--http-api-max-payload-size: %llu is not 1 byte to 1 GiB",
+		               (unsigned long long)a->max_payload);
 	if (a->has_mmds_size_limit && a->mmds_size_limit > (UINT64_C(1) << 30))
 		return err_set(err, errlen, -EINVAL, "--mmds-size-limit: at most 1 GiB");
 	if (a->id) {
@@ -188,7 +203,8 @@ static int check(const struct fc_args *a, char *err, size_t errlen)
 			     (*p >= '0' && *p <= '9') || *p == '-';
 		if (!ok)
 			return err_set(err, errlen, -EINVAL,
-				       "--id: '%.70s' is not 1 to 64 letters, digits and '-'", a->id);
+			               "--id: '%.70s' is not 1 to 64 letters, digits and '-'",
+			               a->id);
 	}
 	return 0;
 }
@@ -196,36 +212,39 @@ static int check(const struct fc_args *a, char *err, size_t errlen)
 int fc_cli_parse(int argc, char *const argv[], struct fc_args *out, char *err, size_t errlen)
 {
 	*out = (struct fc_args){
-		.action = FC_RUN,
-		.api_sock = FC_DEFAULT_API_SOCK,
-		.max_payload = FC_DEFAULT_MAX_PAYLOAD,
+	    .action = FC_RUN,
+	    .api_sock = FC_DEFAULT_API_SOCK,
+	    .max_payload = FC_DEFAULT_MAX_PAYLOAD,
 	};
 	bool seen[ARRAY_SIZE(options)] = {false};
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		if (strncmp(arg, "--", 2) != 0)
-			return err_set(err, errlen, -EINVAL,
-				       "Found argument '%.60s' which wasn't expected, or isn't valid "
-				       "in this context (see --help)",
-				       arg);
+			return err_set(
+			    err, errlen, -EINVAL,
+			    "Found argument '%.60s' which wasn't expected, or isn't valid "
+			    "in this context (see --help)",
+			    arg);
 		const char *name = arg + 2;
 		const char *eq = strchr(name, '=');
 		size_t len = eq ? (size_t)(eq - name) : strlen(name);
 		const struct option *o = find(name, len);
 		if (!o)
-			return err_set(err, errlen, -EINVAL,
-				       "Found argument '%.60s' which wasn't expected, or isn't valid "
-				       "in this context (see --help)",
-				       arg);
+			return err_set(
+			    err, errlen, -EINVAL,
+			    "Found argument '%.60s' which wasn't expected, or isn't valid "
+			    "in this context (see --help)",
+			    arg);
 		size_t idx = (size_t)(o - options);
 		if (seen[idx])
 			return err_set(err, errlen, -EINVAL, "the argument --%s was given twice",
-				       o->name);
+			               o->name);
 		seen[idx] = true;
 		const char *value = NULL;
 		if (o->kind == FLAG) {
 			if (eq)
-				return err_set(err, errlen, -EINVAL, "--%s takes no value", o->name);
+				return err_set(err, errlen, -EINVAL, "--%s takes no value",
+				               o->name);
 		} else if (eq) {
 			value = eq + 1;
 		} else if (i + 1 < argc) {

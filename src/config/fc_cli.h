@@ -19,14 +19,14 @@
 
 #include "core/macros.h"
 
-#define FC_DEFAULT_API_SOCK "/run/firecracker.socket"
+#define FC_DEFAULT_API_SOCK    "/run/firecracker.socket"
 #define FC_DEFAULT_MAX_PAYLOAD 51200
 
 /* Firecracker's exit codes (its FcExitCode). */
-#define FC_EXIT_OK 0
-#define FC_EXIT_GENERIC 1
+#define FC_EXIT_OK                0
+#define FC_EXIT_GENERIC           1
 #define FC_EXIT_BAD_CONFIGURATION 152
-#define FC_EXIT_ARG_PARSING 153
+#define FC_EXIT_ARG_PARSING       153
 
 enum fc_action {
 	FC_RUN,
@@ -49,8 +49,8 @@ struct fc_args {
 	const char *describe_snapshot;
 	bool has_start_time_us, has_start_time_cpu_us, has_parent_cpu_time_us;
 	uint64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
-	uint64_t max_payload;	     /* --http-api-max-payload-size */
-	bool has_mmds_size_limit;    /* else the MMDS limit is max_payload */
+	uint64_t max_payload;     /* --http-api-max-payload-size */
+	bool has_mmds_size_limit; /* else the MMDS limit is max_payload */
 	uint64_t mmds_size_limit;
 };
 
@@ -59,7 +59,7 @@ bool fc_cli_wanted(int argc, char *const argv[]);
 /* 0, or -EINVAL with one line in err (exit FC_EXIT_ARG_PARSING). The
  * strings point into argv. */
 int fc_cli_parse(int argc, char *const argv[], struct fc_args *out, char *err,
-		 size_t errlen) must_check;
+                 size_t errlen) must_check;
 /* The --help text. */
 const char *fc_cli_usage(void);
 

@@ -265,7 +265,7 @@ def config_doc(image, end="poweroff"):
                     "is_root_device": True, "is_read_only": False}],
         "machine-config": {"vcpu_count": 2, "mem_size_mib": 128},
         "network-interfaces": [],
-        "entropy": {},
+        "entropy": {"rate_limiter": {"bandwidth": {"size": 4096, "refill_time": 100}}},
     }
 
 
@@ -293,7 +293,7 @@ def test_config_file_with_api(fc, tmp_path, image):
     assert got["boot-source"] == doc["boot-source"]
     assert got["machine-config"]["vcpu_count"] == 2
     assert got["drives"][0]["path_on_host"] == str(image)
-    assert got["entropy"] == {}
+    assert got["entropy"]["rate_limiter"]["bandwidth"]["size"] == 4096
     # GET /vm/config's output is a config file again.
     again = tmp_path / "again.json"
     got["boot-source"]["boot_args"] = "ember.test=hello ember.end=poweroff"
@@ -600,6 +600,15 @@ def test_patch_drive_swaps_image(fc, image, tmp_path):
         f.truncate(8 << 20)
     assert p.call("PATCH", "/drives/rootfs", {"drive_id": "rootfs",
                                               "path_on_host": str(image)})[0] == 204
+    # Rate limits change on the running device, bucket by bucket.
+    limiter = {"bandwidth": {"size": 1 << 20, "refill_time": 100},
+               "ops": {"size": 100, "one_time_burst": 10, "refill_time": 1000}}
+    assert p.call("PATCH", "/drives/rootfs", {"drive_id": "rootfs",
+                                              "rate_limiter": limiter})[0] == 204
+    assert p.call("PATCH", "/drives/rootfs", {"drive_id": "rootfs", "rate_limiter": {
+        "ops": {"size": 0, "refill_time": 0}}})[0] == 204
+    got = p.call("GET", "/vm/config")[1]["drives"][0]["rate_limiter"]
+    assert got["bandwidth"]["size"] == 1 << 20 and got["ops"]["size"] == 0
     assert p.call("GET", "/")[1]["state"] == "Running"
     assert p.stop() == 0
 

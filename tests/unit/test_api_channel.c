@@ -18,7 +18,7 @@
 #include "api/channel.h"
 
 #define CALLERS 8
-#define CALLS 200
+#define CALLS   200
 
 static pthread_t server_thread;
 static _Atomic int served;
@@ -46,7 +46,8 @@ static void *caller(void *arg)
 		struct api_request req = {.method = API_GET, .method_name = "GET", .path = path};
 		struct api_response resp;
 		api_channel_call(c->ch, &req, &resp);
-		if (resp.status == 400 && !strcmp(api_response_fault(&resp, fault, sizeof(fault)), path))
+		if (resp.status == 400 &&
+		    !strcmp(api_response_fault(&resp, fault, sizeof(fault)), path))
 			c->ok++;
 		api_response_fini(&resp);
 	}
@@ -111,8 +112,8 @@ static void test_close(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_concurrent_calls),
-		cmocka_unit_test(test_close),
+	    cmocka_unit_test(test_concurrent_calls),
+	    cmocka_unit_test(test_close),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,19 +41,18 @@ static void test_sections_in_order(void **state)
 {
 	struct config_file cf;
 	parse_ok("{\"drives\": [{\"drive_id\": \"rootfs\", \"is_root_device\": true},"
-		 "{\"drive_id\": \"data\", \"is_root_device\": false}],"
-		 "\"boot-source\": {\"kernel_image_path\": \"k\", \"boot_args\": \"a b\"},"
-		 "\"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 256},"
-		 "\"logger\": {\"level\": \"Info\"}, \"entropy\": {},"
-		 "\"network-interfaces\": [], \"balloon\": null, \"vsock\": null}",
-		 &cf);
-	static const char *const want[] = {"/logger", "/machine-config", "/boot-source",
-					   "/drives/rootfs", "/drives/data", "/entropy"};
+	         "{\"drive_id\": \"data\", \"is_root_device\": false}],"
+	         "\"boot-source\": {\"kernel_image_path\": \"k\", \"boot_args\": \"a b\"},"
+	         "\"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 256},"
+	         "\"logger\": {\"level\": \"Info\"}, \"entropy\": {},"
+	         "\"network-interfaces\": [], \"balloon\": null, \"vsock\": null}",
+	         &cf);
+	static const char *const want[] = {"/logger",        "/machine-config", "/boot-source",
+	                                   "/drives/rootfs", "/drives/data",    "/entropy"};
 	assert_int_equal(cf.nr_reqs, sizeof(want) / sizeof(*want));
 	for (size_t i = 0; i < cf.nr_reqs; i++)
 		assert_string_equal(cf.reqs[i].path, want[i]);
-	assert_string_equal(cf.reqs[2].body,
-			    "{\"kernel_image_path\":\"k\",\"boot_args\":\"a b\"}");
+	assert_string_equal(cf.reqs[2].body, "{\"kernel_image_path\":\"k\",\"boot_args\":\"a b\"}");
 	assert_string_equal(cf.reqs[4].what, "drives[1]");
 	config_file_fini(&cf);
 }
@@ -99,10 +98,10 @@ static void test_applied_through_router(void **state)
 	struct config_file cf;
 	parse_ok("{\"machine-config\": {\"vcpu_count\": 64, \"mem_size_mib\": 128}}", &cf);
 	struct api_request req = {.method = API_PUT,
-				  .method_name = "PUT",
-				  .path = cf.reqs[0].path,
-				  .body = cf.reqs[0].body,
-				  .body_len = strlen(cf.reqs[0].body)};
+	                          .method_name = "PUT",
+	                          .path = cf.reqs[0].path,
+	                          .body = cf.reqs[0].body,
+	                          .body_len = strlen(cf.reqs[0].body)};
 	struct api_response resp = {0};
 	api_route(&c, &req, &resp);
 	assert_int_equal(resp.status, 400);
@@ -113,7 +112,8 @@ static void test_applied_through_router(void **state)
 
 #define ARGV(...) ((char *const[]){"firecracker", __VA_ARGS__, NULL})
 #define ARGC(...) ((int)(sizeof((const char *[]){"firecracker", __VA_ARGS__}) / sizeof(char *)))
-#define FC_PARSE(a, err, ...) fc_cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), a, err, sizeof(err))
+#define FC_PARSE(a, err, ...)                                                                      \
+	fc_cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), a, err, sizeof(err))
 
 static void test_fc_cli(void **state)
 {
@@ -125,10 +125,10 @@ static void test_fc_cli(void **state)
 	assert_int_equal(a.max_payload, 51200);
 	assert_int_equal(a.action, FC_RUN);
 	assert_int_equal(FC_PARSE(&a, err, "--api-sock", "/tmp/s", "--id", "vm-1", "--level",
-				  "Debug", "--show-level", "--show-log-origin", "--boot-timer",
-				  "--start-time-us=12", "--http-api-max-payload-size", "100",
-				  "--mmds-size-limit", "7", "--seccomp-filter", "f"),
-			 0);
+	                          "Debug", "--show-level", "--show-log-origin", "--boot-timer",
+	                          "--start-time-us=12", "--http-api-max-payload-size", "100",
+	                          "--mmds-size-limit", "7", "--seccomp-filter", "f"),
+	                 0);
 	assert_string_equal(a.api_sock, "/tmp/s");
 	assert_string_equal(a.id, "vm-1");
 	assert_string_equal(a.level, "Debug");
@@ -177,12 +177,12 @@ static void test_fc_cli_wanted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sections_in_order),
-		cmocka_unit_test(test_bad_documents),
-		cmocka_unit_test(test_cpu_config_path),
-		cmocka_unit_test(test_applied_through_router),
-		cmocka_unit_test(test_fc_cli),
-		cmocka_unit_test(test_fc_cli_wanted),
+	    cmocka_unit_test(test_sections_in_order),
+	    cmocka_unit_test(test_bad_documents),
+	    cmocka_unit_test(test_cpu_config_path),
+	    cmocka_unit_test(test_applied_through_router),
+	    cmocka_unit_test(test_fc_cli),
+	    cmocka_unit_test(test_fc_cli_wanted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

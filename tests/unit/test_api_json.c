@@ -48,14 +48,14 @@ static int teardown(void **state)
 }
 
 static unsigned put(struct ctx *x, const char *method, const char *path, const char *body,
-		    char *fault)
+                    char *fault)
 {
 	struct api_request req = {
-		.method = api_method_parse(method),
-		.method_name = method,
-		.path = path,
-		.body = body,
-		.body_len = strlen(body),
+	    .method = api_method_parse(method),
+	    .method_name = method,
+	    .path = path,
+	    .body = body,
+	    .body_len = strlen(body),
 	};
 	struct api_response resp = {0};
 	api_route(&x->c, &req, &resp);
@@ -68,13 +68,13 @@ static unsigned put(struct ctx *x, const char *method, const char *path, const c
 
 /* Expects 400 with `needle` in the fault message. */
 static void refused(struct ctx *x, const char *method, const char *path, const char *body,
-		    const char *needle)
+                    const char *needle)
 {
 	char fault[512];
 	unsigned st = put(x, method, path, body, fault);
 	if (st != 400 || !strstr(fault, needle))
 		fail_msg("%s %s %s: %u '%s' (wanted 400 with '%s')", method, path, body, st, fault,
-			 needle);
+		         needle);
 }
 
 static void accepted(struct ctx *x, const char *method, const char *path, const char *body)
@@ -89,35 +89,37 @@ static void test_machine_config(void **state)
 {
 	struct ctx *x = *state;
 	const char *mc = "/machine-config";
-	accepted(x, "PUT", mc, "{\"vcpu_count\": 4, \"mem_size_mib\": 256, \"smt\": false, "
-			       "\"track_dirty_pages\": true, \"cpu_template\": \"None\", "
-			       "\"huge_pages\": \"None\"}");
+	accepted(x, "PUT", mc,
+	         "{\"vcpu_count\": 4, \"mem_size_mib\": 256, \"smt\": false, "
+	         "\"track_dirty_pages\": true, \"cpu_template\": \"None\", "
+	         "\"huge_pages\": \"None\"}");
 	refused(x, "PUT", mc, "{\"vcpu_count\": \"4\", \"mem_size_mib\": 256}",
-		"field `vcpu_count`: expected an unsigned integer");
+	        "field `vcpu_count`: expected an unsigned integer");
 	refused(x, "PUT", mc, "{\"vcpu_count\": -1, \"mem_size_mib\": 256}", "negative");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 1.5, \"mem_size_mib\": 256}", "unsigned integer");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 1e3, \"mem_size_mib\": 256}", "unsigned integer");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 0, \"mem_size_mib\": 256}", "1 to 32");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 33, \"mem_size_mib\": 256}", "1 to 32");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 99999999999999999999, \"mem_size_mib\": 256}",
-		"not valid JSON");
+	        "not valid JSON");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 2, \"mem_size_mib\": 15}", "mem_size_mib");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 2, \"mem_size_mib\": 9223372036854775807}",
-		"mem_size_mib");
+	        "mem_size_mib");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 2}", "missing field `mem_size_mib`");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 2, \"mem_size_mib\": 128, \"smt\": true}", "smt");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 2, \"mem_size_mib\": 128, \"smt\": 1}",
-		"expected a boolean");
-	refused(x, "PUT", mc, "{\"vcpu_count\": 2, \"mem_size_mib\": 128, \"cpu_template\": \"T2\"}",
-		"CPU template T2");
+	        "expected a boolean");
+	refused(x, "PUT", mc,
+	        "{\"vcpu_count\": 2, \"mem_size_mib\": 128, \"cpu_template\": \"T2\"}",
+	        "CPU template T2");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 2, \"mem_size_mib\": 128, \"cpu_template\": \"X\"}",
-		"unknown variant");
+	        "unknown variant");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 2, \"mem_size_mib\": 128, \"huge_pages\": \"2M\"}",
-		"huge_pages");
+	        "huge_pages");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 2, \"mem_size_mib\": 128, \"foo\": 1}",
-		"unknown field `foo`");
+	        "unknown field `foo`");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 2, \"vcpu_count\": 3, \"mem_size_mib\": 128}",
-		"duplicate");
+	        "duplicate");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 2, \"mem_size_mib\": 128} x", "not valid JSON");
 	refused(x, "PUT", mc, "{\"vcpu_count\": 2, \"mem_size_mib\": 12", "not valid JSON");
 	refused(x, "PUT", mc, "[1]", "JSON object");
@@ -143,20 +145,24 @@ static void test_boot_source(void **state)
 {
 	struct ctx *x = *state;
 	char body[512];
-	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"initrd_path\": \"%s\", "
-		 "\"boot_args\": \"console=ttyS0 quiet\"}", x->file, x->file);
+	snprintf(body, sizeof(body),
+	         "{\"kernel_image_path\": \"%s\", \"initrd_path\": \"%s\", "
+	         "\"boot_args\": \"console=ttyS0 quiet\"}",
+	         x->file, x->file);
 	accepted(x, "PUT", "/boot-source", body);
 	refused(x, "PUT", "/boot-source", "{}", "missing field `kernel_image_path`");
 	refused(x, "PUT", "/boot-source", "{\"kernel_image_path\": \"/nonexistent/k\"}",
-		"cannot open");
+	        "cannot open");
 	refused(x, "PUT", "/boot-source", "{\"kernel_image_path\": \"/tmp\"}", "regular file");
 	refused(x, "PUT", "/boot-source", "{\"kernel_image_path\": \"\"}", "empty");
 	refused(x, "PUT", "/boot-source", "{\"kernel_image_path\": 5}", "expected a string");
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"boot_args\": \"a\\nb\"}",
-		 x->file);
+	         x->file);
 	refused(x, "PUT", "/boot-source", body, "printable");
-	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"initrd_path\": "
-		 "\"/nonexistent\"}", x->file);
+	snprintf(body, sizeof(body),
+	         "{\"kernel_image_path\": \"%s\", \"initrd_path\": "
+	         "\"/nonexistent\"}",
+	         x->file);
 	refused(x, "PUT", "/boot-source", body, "initrd_path");
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"extra\": true}", x->file);
 	refused(x, "PUT", "/boot-source", body, "unknown field `extra`");
@@ -165,17 +171,19 @@ static void test_boot_source(void **state)
 
 static void drive(char *buf, size_t len, const char *id, const char *path, const char *extra)
 {
-	snprintf(buf, len, "{\"drive_id\": \"%s\", \"path_on_host\": \"%s\", "
-		 "\"is_root_device\": false, \"is_read_only\": true%s%s}", id, path,
-		 extra ? ", " : "", extra ? extra : "");
+	snprintf(buf, len,
+	         "{\"drive_id\": \"%s\", \"path_on_host\": \"%s\", "
+	         "\"is_root_device\": false, \"is_read_only\": true%s%s}",
+	         id, path, extra ? ", " : "", extra ? extra : "");
 }
 
 static void test_drives(void **state)
 {
 	struct ctx *x = *state;
 	char body[1024];
-	drive(body, sizeof(body), "d0", x->file, "\"cache_type\": \"Writeback\", \"io_engine\": "
-						 "\"Async\", \"partuuid\": \"0eaa91a0-01\"");
+	drive(body, sizeof(body), "d0", x->file,
+	      "\"cache_type\": \"Writeback\", \"io_engine\": "
+	      "\"Async\", \"partuuid\": \"0eaa91a0-01\"");
 	accepted(x, "PUT", "/drives/d0", body);
 	refused(x, "PUT", "/drives/d1", body, "The id from the path does not match");
 	drive(body, sizeof(body), "d1", x->file, "\"cache_type\": \"None\"");
@@ -203,17 +211,23 @@ static void test_drives(void **state)
 	      "\"rate_limiter\": {\"bandwidth\": {\"size\": 0, \"refill_time\": 0}}");
 	accepted(x, "PUT", "/drives/d1", body);
 	refused(x, "PUT", "/drives/d2", "{\"drive_id\": \"d2\", \"is_root_device\": false}",
-		"path_on_host");
-	snprintf(body, sizeof(body), "{\"drive_id\": \"d2\", \"is_root_device\": false, "
-		 "\"path_on_host\": \"%s\"}", x->file);
+	        "path_on_host");
+	snprintf(body, sizeof(body),
+	         "{\"drive_id\": \"d2\", \"is_root_device\": false, "
+	         "\"path_on_host\": \"%s\"}",
+	         x->file);
 	refused(x, "PUT", "/drives/d2", body, "is_read_only");
 	/* One root device. */
-	snprintf(body, sizeof(body), "{\"drive_id\": \"r1\", \"path_on_host\": \"%s\", "
-		 "\"is_root_device\": true, \"is_read_only\": true}", x->file);
+	snprintf(body, sizeof(body),
+	         "{\"drive_id\": \"r1\", \"path_on_host\": \"%s\", "
+	         "\"is_root_device\": true, \"is_read_only\": true}",
+	         x->file);
 	accepted(x, "PUT", "/drives/r1", body);
 	accepted(x, "PUT", "/drives/r1", body); /* replacing itself is fine */
-	snprintf(body, sizeof(body), "{\"drive_id\": \"r2\", \"path_on_host\": \"%s\", "
-		 "\"is_root_device\": true, \"is_read_only\": true}", x->file);
+	snprintf(body, sizeof(body),
+	         "{\"drive_id\": \"r2\", \"path_on_host\": \"%s\", "
+	         "\"is_root_device\": true, \"is_read_only\": true}",
+	         x->file);
 	refused(x, "PUT", "/drives/r2", body, "A root block device already exists!");
 	/* At most 8 drives; an update keeps its place. */
 	for (int i = 3; i < 8; i++) {
@@ -236,25 +250,30 @@ static void test_entropy_serial_cpu(void **state)
 {
 	struct ctx *x = *state;
 	accepted(x, "PUT", "/entropy", "{}");
-	accepted(x, "PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {\"size\": 4096, "
-				       "\"refill_time\": 1000}}}");
-	accepted(x, "PUT", "/entropy", "{\"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": "
-				       "1000}}}");
-	accepted(x, "PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {\"size\": 4096, "
-				       "\"one_time_burst\": 9, \"refill_time\": 1000}}}");
-	refused(x, "PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {\"size\": "
-				      "4611686018427387905, \"refill_time\": 1}}}",
-		"largest accepted value");
+	accepted(x, "PUT", "/entropy",
+	         "{\"rate_limiter\": {\"bandwidth\": {\"size\": 4096, "
+	         "\"refill_time\": 1000}}}");
+	accepted(x, "PUT", "/entropy",
+	         "{\"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": "
+	         "1000}}}");
+	accepted(x, "PUT", "/entropy",
+	         "{\"rate_limiter\": {\"bandwidth\": {\"size\": 4096, "
+	         "\"one_time_burst\": 9, \"refill_time\": 1000}}}");
+	refused(x, "PUT", "/entropy",
+	        "{\"rate_limiter\": {\"bandwidth\": {\"size\": "
+	        "4611686018427387905, \"refill_time\": 1}}}",
+	        "largest accepted value");
 	refused(x, "PUT", "/entropy", "{\"rate_limiter\": 5}", "expected an object");
-	refused(x, "PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {\"size\": 1, "
-				      "\"refill_time\": 18446744073709551615}}}",
-		"not valid JSON");
+	refused(x, "PUT", "/entropy",
+	        "{\"rate_limiter\": {\"bandwidth\": {\"size\": 1, "
+	        "\"refill_time\": 18446744073709551615}}}",
+	        "not valid JSON");
 	assert_int_equal(x->c.res.entropy_rate_limiter.bandwidth.size, 4096);
 
 	accepted(x, "PUT", "/serial", "{\"serial_out_path\": \"/tmp/ember-serial\"}");
 	refused(x, "PUT", "/serial", "{\"serial_out_path\": \"\"}", "empty");
 	refused(x, "PUT", "/serial", "{\"rate_limiter\": {\"size\": 10, \"refill_time\": 10}}",
-		"not supported yet");
+	        "not supported yet");
 	refused(x, "PUT", "/serial", "{\"serial_out_path\": 1}", "expected a string");
 	assert_string_equal(x->c.res.serial_out_path, "/tmp/ember-serial");
 
@@ -275,12 +294,14 @@ static void test_logger_metrics_actions(void **state)
 	refused(x, "PUT", "/logger", "{\"colour\": true}", "unknown field `colour`");
 	refused(x, "PUT", "/metrics", "{}", "missing field `metrics_path`");
 	refused(x, "PUT", "/metrics", "{\"metrics_path\": \"\"}", "empty");
-	refused(x, "PUT", "/metrics", "{\"metrics_path\": \"/tmp/m\", \"properties\": {\"a\": "
-				      "\"b\"}}", "properties");
+	refused(x, "PUT", "/metrics",
+	        "{\"metrics_path\": \"/tmp/m\", \"properties\": {\"a\": "
+	        "\"b\"}}",
+	        "properties");
 	refused(x, "PUT", "/actions", "{}", "missing field `action_type`");
 	refused(x, "PUT", "/actions", "{\"action_type\": \"Reboot\"}", "unknown variant");
 	refused(x, "PUT", "/actions", "{\"action_type\": \"InstanceStart\", \"x\": 1}",
-		"unknown field");
+	        "unknown field");
 	refused(x, "PUT", "/actions", "{\"action_type\": null}", "expected a string");
 }
 
@@ -305,8 +326,8 @@ static void test_ids(void **state)
 
 static void test_token_bucket(void **state)
 {
-	json_t *obj = json_loads("{\"size\": 100, \"refill_time\": 1000, \"one_time_burst\": 5}", 0,
-				 NULL);
+	json_t *obj =
+	    json_loads("{\"size\": 100, \"refill_time\": 1000, \"one_time_burst\": 5}", 0, NULL);
 	struct api_token_bucket b;
 	char err[256];
 	assert_int_equal(api_json_token_bucket(obj, "t", &b, err, sizeof(err)), 0);
@@ -325,13 +346,13 @@ static void test_token_bucket(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_machine_config, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_boot_source, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drives, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_entropy_serial_cpu, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_logger_metrics_actions, setup, teardown),
-		cmocka_unit_test(test_ids),
-		cmocka_unit_test(test_token_bucket),
+	    cmocka_unit_test_setup_teardown(test_machine_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_boot_source, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_drives, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_entropy_serial_cpu, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_logger_metrics_actions, setup, teardown),
+	    cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_token_bucket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

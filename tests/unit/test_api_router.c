@@ -33,7 +33,7 @@ struct fake {
 };
 
 static int fake_start(void *opaque, const struct api_resources *res, struct vm_config *cfg,
-		      void **vm, char *err, size_t errlen)
+                      void **vm, char *err, size_t errlen)
 {
 	struct fake *f = opaque;
 	f->starts++;
@@ -47,7 +47,7 @@ static int fake_start(void *opaque, const struct api_resources *res, struct vm_c
 	for (unsigned i = 0; i < cfg->nr_devices; i++) {
 		if (cfg->devices[i].kind == VM_DEVICE_BLK && f->disks++ == 0)
 			snprintf(f->first_disk, sizeof(f->first_disk), "%s",
-				 cfg->devices[i].blk.path);
+			         cfg->devices[i].blk.path);
 		if (cfg->devices[i].kind == VM_DEVICE_RNG) {
 			f->has_rng = true;
 			f->rng_rate = cfg->devices[i].rng.rate_limiter.bandwidth.size;
@@ -69,16 +69,16 @@ static int fake_resume(void *opaque, void *vm)
 	return 0;
 }
 
-static int fake_update(void *opaque, void *vm, unsigned disk, const char *path, bool ro,
-		       char *err, size_t errlen)
+static int fake_update(void *opaque, void *vm, unsigned disk, const char *path, bool ro, char *err,
+                       size_t errlen)
 {
 	((struct fake *)opaque)->updates++;
 	return 0;
 }
 
 static int fake_update_limiter(void *opaque, void *vm, unsigned disk,
-			       const struct token_bucket_config *bw,
-			       const struct token_bucket_config *ops, char *err, size_t errlen)
+                               const struct token_bucket_config *bw,
+                               const struct token_bucket_config *ops, char *err, size_t errlen)
 {
 	struct fake *f = opaque;
 	f->limiter_updates++;
@@ -90,7 +90,7 @@ static int fake_update_limiter(void *opaque, void *vm, unsigned disk,
 }
 
 static const struct api_vm_ops fake_ops = {fake_start, fake_pause, fake_resume, fake_update,
-					   fake_update_limiter};
+                                           fake_update_limiter};
 
 struct ctx {
 	struct api_controller c;
@@ -131,14 +131,14 @@ static int teardown(void **state)
 
 /* Sends one request; returns the status, the fault message in fault. */
 static unsigned call(struct ctx *x, const char *method, const char *path, const char *body,
-		     char *fault, size_t len)
+                     char *fault, size_t len)
 {
 	struct api_request req = {
-		.method = api_method_parse(method),
-		.method_name = method,
-		.path = path,
-		.body = body,
-		.body_len = body ? strlen(body) : 0,
+	    .method = api_method_parse(method),
+	    .method_name = method,
+	    .path = path,
+	    .body = body,
+	    .body_len = body ? strlen(body) : 0,
 	};
 	struct api_response resp = {0};
 	api_route(&x->c, &req, &resp);
@@ -169,20 +169,20 @@ static void configure(struct ctx *x)
 {
 	char body[512];
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"boot_args\": \"quiet\"}",
-		 x->kernel);
+	         x->kernel);
 	assert_int_equal(CALL(x, "PUT", "/boot-source", body), 204);
 	snprintf(body, sizeof(body),
-		 "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", \"is_root_device\": false, "
-		 "\"is_read_only\": true}",
-		 x->disk2);
+	         "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", \"is_root_device\": false, "
+	         "\"is_read_only\": true}",
+	         x->disk2);
 	assert_int_equal(CALL(x, "PUT", "/drives/data", body), 204);
 	snprintf(body, sizeof(body),
-		 "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", \"is_root_device\": true, "
-		 "\"is_read_only\": false}",
-		 x->disk);
+	         "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", \"is_root_device\": true, "
+	         "\"is_read_only\": false}",
+	         x->disk);
 	assert_int_equal(CALL(x, "PUT", "/drives/rootfs", body), 204);
-	assert_int_equal(CALL(x, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 64}"),
-			 204);
+	assert_int_equal(
+	    CALL(x, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 64}"), 204);
 }
 
 static void start(struct ctx *x)
@@ -195,12 +195,36 @@ static void start(struct ctx *x)
 /* ---- the method x path table ---- */
 
 static const char *const paths[] = {
-	"/", "/version", "/machine-config", "/boot-source", "/drives/a", "/entropy", "/serial",
-	"/cpu-config", "/logger", "/metrics", "/mmds", "/mmds/config", "/actions", "/vm",
-	"/vm/config", "/snapshot/create", "/snapshot/load", "/network-interfaces/eth0", "/vsock",
-	"/balloon", "/balloon/statistics", "/balloon/hinting/start", "/balloon/hinting/status",
-	"/balloon/hinting/stop", "/hotplug/memory", "/pmem/p0", "/nope", "/vm/nope",
-	"/machine-config/x", "/drives/a/b",
+    "/",
+    "/version",
+    "/machine-config",
+    "/boot-source",
+    "/drives/a",
+    "/entropy",
+    "/serial",
+    "/cpu-config",
+    "/logger",
+    "/metrics",
+    "/mmds",
+    "/mmds/config",
+    "/actions",
+    "/vm",
+    "/vm/config",
+    "/snapshot/create",
+    "/snapshot/load",
+    "/network-interfaces/eth0",
+    "/vsock",
+    "/balloon",
+    "/balloon/statistics",
+    "/balloon/hinting/start",
+    "/balloon/hinting/status",
+    "/balloon/hinting/stop",
+    "/hotplug/memory",
+    "/pmem/p0",
+    "/nope",
+    "/vm/nope",
+    "/machine-config/x",
+    "/drives/a/b",
 };
 
 static bool routed(const char *method, const char *path)
@@ -237,11 +261,11 @@ static void test_method_path_table(void **state)
 			if (routed(methods[m], paths[i])) {
 				if (invalid)
 					fail_msg("%s %s: routed but answered '%s'", methods[m],
-						 paths[i], fault);
+					         paths[i], fault);
 			} else {
 				if (!invalid || st != 400)
 					fail_msg("%s %s: not routed but answered %u '%s'",
-						 methods[m], paths[i], st, fault);
+					         methods[m], paths[i], st, fault);
 			}
 		}
 	}
@@ -257,14 +281,15 @@ static void test_every_route_answers_json(void **state)
 		char *brace = strstr(path, "{id}");
 		if (brace)
 			strcpy(brace, "x1");
-		const char *method = r->method == API_GET ? "GET" : r->method == API_PUT ? "PUT"
-											 : "PATCH";
+		const char *method = r->method == API_GET   ? "GET"
+		                     : r->method == API_PUT ? "PUT"
+		                                            : "PATCH";
 		struct api_request req = {
-			.method = r->method,
-			.method_name = method,
-			.path = path,
-			.body = r->method == API_GET ? NULL : "{}",
-			.body_len = r->method == API_GET ? 0 : 2,
+		    .method = r->method,
+		    .method_name = method,
+		    .path = path,
+		    .body = r->method == API_GET ? NULL : "{}",
+		    .body_len = r->method == API_GET ? 0 : 2,
 		};
 		struct api_response resp = {0};
 		api_route(&x->c, &req, &resp);
@@ -273,8 +298,9 @@ static void test_every_route_answers_json(void **state)
 			json_t *v = json_loads(resp.body, 0, NULL);
 			if (!json_is_object(v))
 				fail_msg("%s %s: body is not a JSON object: %s", method, path,
-					 resp.body);
-			if (resp.status >= 400 && !json_is_string(json_object_get(v, "fault_message")))
+				         resp.body);
+			if (resp.status >= 400 &&
+			    !json_is_string(json_object_get(v, "fault_message")))
 				fail_msg("%s %s: error without fault_message", method, path);
 			json_decref(v);
 		}
@@ -331,20 +357,19 @@ static void test_preboot_rules(void **state)
 	struct ctx *x = *state;
 	char fault[512];
 	assert_int_equal(call(x, "PATCH", "/vm", "{\"state\": \"Paused\"}", fault, sizeof(fault)),
-			 400);
-	assert_string_equal(fault,
-			    "The requested operation is not supported before starting the microVM.");
-	assert_int_equal(call(x, "PATCH", "/drives/a", "{\"drive_id\": \"a\"}", fault,
-			      sizeof(fault)),
-			 400);
+	                 400);
+	assert_string_equal(
+	    fault, "The requested operation is not supported before starting the microVM.");
+	assert_int_equal(
+	    call(x, "PATCH", "/drives/a", "{\"drive_id\": \"a\"}", fault, sizeof(fault)), 400);
 	assert_non_null(strstr(fault, "before starting"));
 	assert_int_equal(call(x, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", fault,
-			      sizeof(fault)),
-			 400);
+	                      sizeof(fault)),
+	                 400);
 	assert_non_null(strstr(fault, "before starting"));
-	assert_int_equal(call(x, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", fault,
-			      sizeof(fault)),
-			 400);
+	assert_int_equal(
+	    call(x, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", fault, sizeof(fault)),
+	    400);
 	assert_int_equal(call(x, "PUT", "/snapshot/create", "{}", fault, sizeof(fault)), 400);
 	assert_non_null(strstr(fault, "before starting"));
 	assert_int_equal(call(x, "PUT", "/snapshot/load", "{}", fault, sizeof(fault)), 400);
@@ -352,8 +377,8 @@ static void test_preboot_rules(void **state)
 	assert_int_equal(call(x, "PUT", "/vsock", "{}", fault, sizeof(fault)), 400);
 	assert_non_null(strstr(fault, "vsock: not supported yet"));
 	assert_int_equal(call(x, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", fault,
-			      sizeof(fault)),
-			 400);
+	                      sizeof(fault)),
+	                 400);
 	assert_non_null(strstr(fault, "without kernel configuration"));
 	assert_int_equal(x->fake.starts, 0);
 	assert_int_equal(x->c.state, API_VM_NOT_STARTED);
@@ -383,24 +408,34 @@ static void test_postboot_rules(void **state)
 	struct ctx *x = *state;
 	start(x);
 	static const char *const preboot[][2] = {
-		{"PUT", "/boot-source"},  {"PUT", "/machine-config"}, {"PATCH", "/machine-config"},
-		{"PUT", "/drives/data"},  {"PUT", "/entropy"},	      {"PUT", "/serial"},
-		{"PUT", "/cpu-config"},	  {"PUT", "/logger"},	      {"PUT", "/metrics"},
-		{"PUT", "/mmds/config"},  {"PUT", "/vsock"},	      {"PUT", "/balloon"},
-		{"PUT", "/pmem/p"},	  {"PUT", "/network-interfaces/eth0"},
-		{"PUT", "/hotplug/memory"}, {"PUT", "/snapshot/load"},
+	    {"PUT", "/boot-source"},
+	    {"PUT", "/machine-config"},
+	    {"PATCH", "/machine-config"},
+	    {"PUT", "/drives/data"},
+	    {"PUT", "/entropy"},
+	    {"PUT", "/serial"},
+	    {"PUT", "/cpu-config"},
+	    {"PUT", "/logger"},
+	    {"PUT", "/metrics"},
+	    {"PUT", "/mmds/config"},
+	    {"PUT", "/vsock"},
+	    {"PUT", "/balloon"},
+	    {"PUT", "/pmem/p"},
+	    {"PUT", "/network-interfaces/eth0"},
+	    {"PUT", "/hotplug/memory"},
+	    {"PUT", "/snapshot/load"},
 	};
 	char fault[512];
 	for (size_t i = 0; i < sizeof(preboot) / sizeof(*preboot); i++) {
 		assert_int_equal(call(x, preboot[i][0], preboot[i][1], "{}", fault, sizeof(fault)),
-				 400);
+		                 400);
 		if (strcmp(fault, "The requested operation is not supported after starting the "
-				  "microVM."))
+		                  "microVM."))
 			fail_msg("%s %s: '%s'", preboot[i][0], preboot[i][1], fault);
 	}
 	assert_int_equal(call(x, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", fault,
-			      sizeof(fault)),
-			 400);
+	                      sizeof(fault)),
+	                 400);
 	assert_non_null(strstr(fault, "after starting"));
 	assert_int_equal(x->fake.starts, 1);
 	/* Still answered after boot. */
@@ -408,8 +443,8 @@ static void test_postboot_rules(void **state)
 	assert_int_equal(CALL(x, "GET", "/vm/config", NULL), 200);
 	assert_int_equal(CALL(x, "PUT", "/mmds", "{\"a\": 1}"), 204);
 	assert_int_equal(call(x, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", fault,
-			      sizeof(fault)),
-			 400);
+	                      sizeof(fault)),
+	                 400);
 	assert_non_null(strstr(fault, "not supported yet"));
 	assert_int_equal(call(x, "PUT", "/snapshot/create", "{}", fault, sizeof(fault)), 400);
 	assert_non_null(strstr(fault, "snapshots are not supported yet"));
@@ -422,8 +457,8 @@ static void test_failed_start_keeps_config(void **state)
 	x->fake.fail_start = -EINVAL;
 	char fault[512];
 	assert_int_equal(call(x, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", fault,
-			      sizeof(fault)),
-			 400);
+	                      sizeof(fault)),
+	                 400);
 	assert_string_equal(fault, "Start microvm error: the fake builder says no");
 	assert_int_equal(x->c.state, API_VM_NOT_STARTED);
 	assert_int_equal(x->c.res.nr_drives, 2);
@@ -438,7 +473,7 @@ static void test_pause_resume(void **state)
 	start(x);
 	char fault[512];
 	assert_int_equal(call(x, "PATCH", "/vm", "{\"state\": \"Stopped\"}", fault, sizeof(fault)),
-			 400);
+	                 400);
 	assert_non_null(strstr(fault, "Paused"));
 	assert_int_equal(CALL(x, "PATCH", "/vm", "{\"state\": \"Paused\"}"), 204);
 	assert_int_equal(x->c.state, API_VM_PAUSED);
@@ -458,30 +493,30 @@ static void test_patch_drive(void **state)
 	start(x);
 	char body[512], fault[512];
 	snprintf(body, sizeof(body), "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\"}",
-		 x->kernel);
+	         x->kernel);
 	assert_int_equal(CALL(x, "PATCH", "/drives/rootfs", body), 204);
 	assert_int_equal(x->fake.updates, 1);
 	assert_string_equal(x->c.res.drives[1].path_on_host, x->kernel);
-	assert_int_equal(call(x, "PATCH", "/drives/nope", "{\"drive_id\": \"nope\"}", fault,
-			      sizeof(fault)),
-			 400);
+	assert_int_equal(
+	    call(x, "PATCH", "/drives/nope", "{\"drive_id\": \"nope\"}", fault, sizeof(fault)),
+	    400);
 	assert_non_null(strstr(fault, "no drive"));
 	assert_int_equal(call(x, "PATCH", "/drives/rootfs",
-			      "{\"drive_id\": \"rootfs\", \"is_read_only\": true}", fault,
-			      sizeof(fault)),
-			 400);
+	                      "{\"drive_id\": \"rootfs\", \"is_read_only\": true}", fault,
+	                      sizeof(fault)),
+	                 400);
 	assert_non_null(strstr(fault, "unknown field `is_read_only`"));
 	assert_int_equal(call(x, "PATCH", "/drives/rootfs",
-			      "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/nonexistent\"}",
-			      fault, sizeof(fault)),
-			 400);
+	                      "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/nonexistent\"}",
+	                      fault, sizeof(fault)),
+	                 400);
 	assert_int_equal(x->fake.updates, 1);
 	assert_int_equal(CALL(x, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\"}"), 204);
 	/* A rate limiter update: only the buckets given are passed on. */
 	assert_int_equal(CALL(x, "PATCH", "/drives/rootfs",
-			      "{\"drive_id\": \"rootfs\", \"rate_limiter\": {\"bandwidth\": "
-			      "{\"size\": 5000, \"refill_time\": 100}}}"),
-			 204);
+	                      "{\"drive_id\": \"rootfs\", \"rate_limiter\": {\"bandwidth\": "
+	                      "{\"size\": 5000, \"refill_time\": 100}}}"),
+	                 204);
 	assert_int_equal(x->fake.limiter_updates, 1);
 	assert_true(x->fake.last_bw_given);
 	assert_false(x->fake.last_ops_given);
@@ -489,10 +524,10 @@ static void test_patch_drive(void **state)
 	assert_int_equal(x->fake.last_bw.refill_time_ms, 100);
 	assert_int_equal(x->c.res.drives[1].rate_limiter.bandwidth.size, 5000);
 	assert_int_equal(call(x, "PATCH", "/drives/rootfs",
-			      "{\"drive_id\": \"rootfs\", \"rate_limiter\": {\"ops\": "
-			      "{\"size\": 1}}}",
-			      fault, sizeof(fault)),
-			 400);
+	                      "{\"drive_id\": \"rootfs\", \"rate_limiter\": {\"ops\": "
+	                      "{\"size\": 1}}}",
+	                      fault, sizeof(fault)),
+	                 400);
 	assert_int_equal(x->fake.limiter_updates, 1);
 }
 
@@ -504,7 +539,7 @@ static void test_mmds(void **state)
 	json_decref(v);
 	assert_int_equal(CALL(x, "PUT", "/mmds", "{\"a\": {\"b\": 1, \"c\": 2}, \"d\": [1]}"), 204);
 	assert_int_equal(CALL(x, "PATCH", "/mmds", "{\"a\": {\"b\": null, \"e\": 3}, \"d\": 5}"),
-			 204);
+	                 204);
 	v = get(x, "/mmds");
 	json_t *want = json_loads("{\"a\": {\"c\": 2, \"e\": 3}, \"d\": 5}", 0, NULL);
 	assert_true(json_equal(v, want));
@@ -522,8 +557,8 @@ static void test_mmds(void **state)
 	assert_true(json_is_integer(json_object_get(v, "d")));
 	json_decref(v);
 	assert_int_equal(call(x, "PUT", "/mmds/config", "{\"network_interfaces\": [\"eth0\"]}",
-			      fault, sizeof(fault)),
-			 400);
+	                      fault, sizeof(fault)),
+	                 400);
 	assert_non_null(strstr(fault, "network interface"));
 }
 
@@ -532,13 +567,13 @@ static void test_vm_config(void **state)
 	struct ctx *x = *state;
 	configure(x);
 	assert_int_equal(CALL(x, "PUT", "/entropy",
-			      "{\"rate_limiter\": {\"bandwidth\": {\"size\": 1000, "
-			      "\"refill_time\": 100}}}"),
-			 204);
+	                      "{\"rate_limiter\": {\"bandwidth\": {\"size\": 1000, "
+	                      "\"refill_time\": 100}}}"),
+	                 204);
 	json_t *v = get(x, "/vm/config");
 	json_t *boot = json_object_get(v, "boot-source");
 	assert_string_equal(json_string_value(json_object_get(boot, "kernel_image_path")),
-			    x->kernel);
+	                    x->kernel);
 	assert_string_equal(json_string_value(json_object_get(boot, "boot_args")), "quiet");
 	json_t *mc = json_object_get(v, "machine-config");
 	assert_int_equal(json_integer_value(json_object_get(mc, "vcpu_count")), 2);
@@ -546,9 +581,9 @@ static void test_vm_config(void **state)
 	json_t *drives = json_object_get(v, "drives");
 	assert_int_equal(json_array_size(drives), 2);
 	assert_string_equal(
-		json_string_value(json_object_get(json_array_get(drives, 0), "drive_id")), "data");
+	    json_string_value(json_object_get(json_array_get(drives, 0), "drive_id")), "data");
 	json_t *bw = json_object_get(json_object_get(json_object_get(v, "entropy"), "rate_limiter"),
-				     "bandwidth");
+	                             "bandwidth");
 	assert_int_equal(json_integer_value(json_object_get(bw, "size")), 1000);
 	json_decref(v);
 	assert_int_equal(CALL(x, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
@@ -559,18 +594,18 @@ static void test_vm_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_method_path_table, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_every_route_answers_json, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_body_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_paths_and_ids, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_preboot_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_instance_start, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_postboot_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_start_keeps_config, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_patch_drive, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mmds, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vm_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_method_path_table, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_every_route_answers_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_body_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_paths_and_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_preboot_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_instance_start, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_postboot_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_start_keeps_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_patch_drive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mmds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_config, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

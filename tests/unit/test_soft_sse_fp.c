@@ -106,14 +106,14 @@ static void set_ss(struct env *e, unsigned r, uint32_t lo)
 	e->cpu.xmm[r].u32[0] = lo;
 }
 
-static const uint8_t DIVSS[] = {0xf3, 0x0f, 0x5e, 0xc1};   /* divss xmm0, xmm1 */
-static const uint8_t MULSS[] = {0xf3, 0x0f, 0x59, 0xc1};   /* mulss xmm0, xmm1 */
-static const uint8_t DIVPS[] = {0x0f, 0x5e, 0xc1};         /* divps xmm0, xmm1 */
-static const uint8_t MULPS[] = {0x0f, 0x59, 0xc1};         /* mulps xmm0, xmm1 */
-static const uint8_t MINSS[] = {0xf3, 0x0f, 0x5d, 0xc1};   /* minss xmm0, xmm1 */
-static const uint8_t MAXSS[] = {0xf3, 0x0f, 0x5f, 0xc1};   /* maxss xmm0, xmm1 */
-static const uint8_t COMISS[] = {0x0f, 0x2f, 0xc1};        /* comiss xmm0, xmm1 */
-static const uint8_t UCOMISS[] = {0x0f, 0x2e, 0xc1};       /* ucomiss xmm0, xmm1 */
+static const uint8_t DIVSS[] = {0xf3, 0x0f, 0x5e, 0xc1};     /* divss xmm0, xmm1 */
+static const uint8_t MULSS[] = {0xf3, 0x0f, 0x59, 0xc1};     /* mulss xmm0, xmm1 */
+static const uint8_t DIVPS[] = {0x0f, 0x5e, 0xc1};           /* divps xmm0, xmm1 */
+static const uint8_t MULPS[] = {0x0f, 0x59, 0xc1};           /* mulps xmm0, xmm1 */
+static const uint8_t MINSS[] = {0xf3, 0x0f, 0x5d, 0xc1};     /* minss xmm0, xmm1 */
+static const uint8_t MAXSS[] = {0xf3, 0x0f, 0x5f, 0xc1};     /* maxss xmm0, xmm1 */
+static const uint8_t COMISS[] = {0x0f, 0x2f, 0xc1};          /* comiss xmm0, xmm1 */
+static const uint8_t UCOMISS[] = {0x0f, 0x2e, 0xc1};         /* ucomiss xmm0, xmm1 */
 static const uint8_t CVTSD2SI[] = {0xf2, 0x0f, 0x2d, 0xc0};  /* cvtsd2si eax, xmm0 */
 static const uint8_t CVTTSD2SI[] = {0xf2, 0x0f, 0x2c, 0xc0}; /* cvttsd2si eax, xmm0 */
 /* addps xmm0, [DATA + 4] */
@@ -357,8 +357,8 @@ static void test_roundss(void **state)
 		float want;
 		bool pe;
 	} cases[] = {
-	    {0x0, MX_DEF, 2, true},          {0x1, MX_DEF, 2, true},  {0x2, MX_DEF, 3, true},
-	    {0x3, MX_DEF, 2, true},          {0x8, MX_DEF, 2, false}, {0xa, MX_DEF, 3, false},
+	    {0x0, MX_DEF, 2, true},           {0x1, MX_DEF, 2, true},  {0x2, MX_DEF, 3, true},
+	    {0x3, MX_DEF, 2, true},           {0x8, MX_DEF, 2, false}, {0xa, MX_DEF, 3, false},
 	    {0x4, MX_DEF | 0x4000, 3, true}, /* bit 2: MXCSR.RC (up) */
 	    {0xc, MX_DEF | 0x2000, 2, false},
 	};
@@ -400,11 +400,11 @@ static void host_stub(uint8_t *p, uint8_t op, bool w, uint8_t imm)
 	    0x48, 0x8b, 0x4f, 0x30,       /* mov rcx, [rdi+48] */
 	};
 	static const uint8_t post[] = {
-	    0x9c, 0x41, 0x58,             /* pushfq; pop r8 */
-	    0xf3, 0x0f, 0x7f, 0x06,       /* movdqu [rsi], xmm0 */
-	    0x48, 0x89, 0x4e, 0x10,       /* mov [rsi+16], rcx */
-	    0x4c, 0x89, 0x46, 0x18,       /* mov [rsi+24], r8 */
-	    0xc3,                         /* ret */
+	    0x9c, 0x41, 0x58,       /* pushfq; pop r8 */
+	    0xf3, 0x0f, 0x7f, 0x06, /* movdqu [rsi], xmm0 */
+	    0x48, 0x89, 0x4e, 0x10, /* mov [rsi+16], rcx */
+	    0x4c, 0x89, 0x46, 0x18, /* mov [rsi+24], r8 */
+	    0xc3,                   /* ret */
 	};
 	memcpy(p, pre, sizeof(pre));
 	p += sizeof(pre);
@@ -463,7 +463,7 @@ static void test_pcmpstr_host(void **state)
 	static const struct {
 		uint8_t op;
 		bool w;
-	} ops[] = {{0x60, false}, {0x60, true}, {0x61, false},
+	} ops[] = {{0x60, false}, {0x60, true},  {0x61, false},
 	           {0x61, true},  {0x62, false}, {0x63, false}};
 	for (unsigned imm = 0; imm < 256; imm++) {
 		for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
@@ -496,12 +496,13 @@ static void test_pcmpstr_host(void **state)
 				if (flags != (want.rflags & FLAGS_ARITH) ||
 				    e->cpu.gpr[R_RCX] != want.rcx ||
 				    memcmp(&e->cpu.xmm[0], want.xmm0, 16))
-					fail_msg("op %02x w %d imm %02x: flags %#llx rcx %#llx, want "
-					         "%#llx %#llx",
-					         ops[o].op, ops[o].w, imm, (unsigned long long)flags,
-					         (unsigned long long)e->cpu.gpr[R_RCX],
-					         (unsigned long long)want.rflags & FLAGS_ARITH,
-					         (unsigned long long)want.rcx);
+					fail_msg(
+					    "op %02x w %d imm %02x: flags %#llx rcx %#llx, want "
+					    "%#llx %#llx",
+					    ops[o].op, ops[o].w, imm, (unsigned long long)flags,
+					    (unsigned long long)e->cpu.gpr[R_RCX],
+					    (unsigned long long)want.rflags & FLAGS_ARITH,
+					    (unsigned long long)want.rcx);
 			}
 		}
 	}
@@ -512,11 +513,16 @@ static void test_pcmpstr_host(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_flags_sticky),   cmocka_unit_test(test_rounding_control),
-	    cmocka_unit_test(test_xm_basic),       cmocka_unit_test(test_xm_elements),
-	    cmocka_unit_test(test_xm_underflow),   cmocka_unit_test(test_dpps_steps),
-	    cmocka_unit_test(test_cr0_and_alignment), cmocka_unit_test(test_minmax),
-	    cmocka_unit_test(test_comiss),         cmocka_unit_test(test_roundss),
+	    cmocka_unit_test(test_flags_sticky),
+	    cmocka_unit_test(test_rounding_control),
+	    cmocka_unit_test(test_xm_basic),
+	    cmocka_unit_test(test_xm_elements),
+	    cmocka_unit_test(test_xm_underflow),
+	    cmocka_unit_test(test_dpps_steps),
+	    cmocka_unit_test(test_cr0_and_alignment),
+	    cmocka_unit_test(test_minmax),
+	    cmocka_unit_test(test_comiss),
+	    cmocka_unit_test(test_roundss),
 	    cmocka_unit_test(test_pcmpstr_host),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

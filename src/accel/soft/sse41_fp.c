@@ -44,7 +44,7 @@ HANDLER(lddqu_rm)
 		uint32_t csr = fp_csr(cpu->mxcsr), fl;                                             \
 		if (!(i->imm & 4))                                                                 \
 			csr = (csr & ~MXCSR_RC) | (uint32_t)(i->imm & 3) << 13;                    \
-		FP_ASM(#name " $4, %[s], %[d]", fl, csr, "+x"(r), "x"(s));                         \
+		FP_ASMC(#name " $4, %[s], %[d]", fl, csr, "+x"(r), "x"(s));                        \
 		if (i->imm & 8)                                                                    \
 			fl &= ~MXCSR_PE;                                                           \
 		fp_commit(cpu, i, fl);                                                             \
@@ -63,7 +63,7 @@ ROUND(roundsd, M64)
 typedef int32_t v4i __attribute__((vector_size(16)));
 typedef int64_t v2i __attribute__((vector_size(16)));
 
-#define BLEND(name, mk, V, n, mask)                                                                \
+#define BLEND(name, mk, V, mask)                                                                   \
 	FP_INLINE const struct insn *name##_do(struct cpu *cpu, const struct insn *i, fpv sv)      \
 	{                                                                                          \
 		V d, s, m;                                                                         \
@@ -76,17 +76,24 @@ typedef int64_t v2i __attribute__((vector_size(16)));
 	}                                                                                          \
 	FP_FORMS(name, mk)
 
-#define IMM_MASK(V, n)                                                                             \
-	for (unsigned k = 0; k < n; k++)                                                           \
-		m[k] = -(typeof(m[0]))(i->imm >> k & 1)
-#define SIGN_MASK(V, n)                                                                            \
-	memcpy(&m, &cpu->xmm[0], 16);                                                              \
-	m >>= (int)(sizeof(m[0]) * 8 - 1)
+FP_INLINE v4i imm_mask_4(uint64_t imm)
+{
+	return -(v4i){(int32_t)(imm & 1), (int32_t)(imm >> 1 & 1), (int32_t)(imm >> 2 & 1),
+	              (int32_t)(imm >> 3 & 1)};
+}
 
-BLEND(blendps, M128A, v4i, 4, IMM_MASK(v4i, 4))
-BLEND(blendpd, M128A, v2i, 2, IMM_MASK(v2i, 2))
-BLEND(blendvps, M128A, v4i, 4, SIGN_MASK(v4i, 4))
-BLEND(blendvpd, M128A, v2i, 2, SIGN_MASK(v2i, 2))
+FP_INLINE v2i imm_mask_2(uint64_t imm)
+{
+	return -(v2i){(int64_t)(imm & 1), (int64_t)(imm >> 1 & 1)};
+}
+
+#define IMM_MASK(n)  (m = imm_mask_##n(i->imm))
+#define SIGN_MASK(n) (memcpy(&m, &cpu->xmm[0], 16), m >>= (int)(sizeof(m[0]) * 8 - 1))
+
+BLEND(blendps, M128A, v4i, IMM_MASK(4))
+BLEND(blendpd, M128A, v2i, IMM_MASK(2))
+BLEND(blendvps, M128A, v4i, SIGN_MASK(4))
+BLEND(blendvpd, M128A, v2i, SIGN_MASK(2))
 
 /* ---- DPPS, DPPD: one handler per multiply mask; the result mask applied after ---- */
 
@@ -117,9 +124,8 @@ FP_POST(dp_addsd, "addsd", LK_SD, XOP_ADD)
 		x = r_;                                                                            \
 	} while (0)
 
-static __attribute__((cold, noinline, noreturn)) void dp_xm(struct cpu *cpu,
-                                                            const struct insn *i, fpv d, fpv s,
-                                                            bool single)
+static __attribute__((cold, noinline, noreturn)) void dp_xm(struct cpu *cpu, const struct insn *i,
+                                                            fpv d, fpv s, bool single)
 {
 	uint32_t csr = fp_csr(cpu->mxcsr), um = fp_unmasked(cpu->mxcsr), done = 0;
 	union cpu_xmm ud = fp_u(d), us = fp_u(s), lo, hi;
@@ -161,7 +167,7 @@ static __attribute__((cold, noinline, noreturn)) void dp_xm(struct cpu *cpu,
 	{                                                                                          \
 		fpv d = fp_xmm(cpu, i->reg), r = d;                                                \
 		uint32_t csr = fp_csr(cpu->mxcsr), fl;                                             \
-		FP_ASM(mnem " $0x" #hi #lo ", %[s], %[d]", fl, csr, "+x"(r), "x"(s));              \
+		FP_ASMC(mnem " $0x" #hi #lo ", %[s], %[d]", fl, csr, "+x"(r), "x"(s));             \
 		if (unlikely(fl & fp_unmasked(cpu->mxcsr)))                                        \
 			dp_xm(cpu, i, d, s, nl == 4);                                              \
 		cpu->mxcsr |= fl;                                                                  \
@@ -181,6 +187,7 @@ static __attribute__((cold, noinline, noreturn)) void dp_xm(struct cpu *cpu,
 
 #define DPPS(hi) DP(dpps, "dpps", hi, f, 4)
 #define DPPD(hi) DP(dppd, "dppd", hi, 3, 2)
+/* clang-format off */
 DPPS(0) DPPS(1) DPPS(2) DPPS(3) DPPS(4) DPPS(5) DPPS(6) DPPS(7)
 DPPS(8) DPPS(9) DPPS(a) DPPS(b) DPPS(c) DPPS(d) DPPS(e) DPPS(f)
 DPPD(0) DPPD(1) DPPD(2) DPPD(3)
@@ -195,6 +202,7 @@ static const insn_fn dpps_fns[16][2] = {
 static const insn_fn dppd_fns[4][2] = {
     DP_ROW(dppd, 0), DP_ROW(dppd, 1), DP_ROW(dppd, 2), DP_ROW(dppd, 3),
 };
+/* clang-format on */
 
 #define PICK1(OP, name)                                                                            \
 	case OP_##OP:                                                                              \

@@ -14,28 +14,70 @@
  */
 #include "accel/soft/sse_fp.h"
 
-/* One element of v as a signed value (format fmt: imm8 bits 0-1). */
-static inline int32_t str_elem(const union cpu_xmm *v, unsigned fmt, unsigned k)
+typedef char v16c __attribute__((vector_size(16)));
+typedef uint8_t v16u8 __attribute__((vector_size(16)));
+typedef int8_t v16s8 __attribute__((vector_size(16)));
+typedef uint16_t v8u16 __attribute__((vector_size(16)));
+typedef int16_t v8s16 __attribute__((vector_size(16)));
+
+/* One bit per element of a compare result (all-ones or zero elements), SSE2 only. */
+static inline uint32_t lane_bits(v16c m, bool words)
 {
+	if (words)
+		m = (v16c)__builtin_ia32_packsswb128((v8s16)m, (v8s16){0});
+	return (uint32_t)__builtin_ia32_pmovmskb128(m) & (words ? 0xff : 0xffff);
+}
+
+/* Compares every element of b with x (imm8 bits 0-1 the format): b == x, b >= x, b <= x. */
+enum { STR_EQ, STR_GE, STR_LE };
+static inline uint32_t str_cmp(const union cpu_xmm *b, unsigned fmt, const union cpu_xmm *a,
+                               unsigned k, int op)
+{
+	v16c m;
 	switch (fmt) {
-	case 0:
-		return v->u8[k];
-	case 1:
-		return v->u16[k];
-	case 2:
-		return v->s8[k];
-	default:
-		return v->s16[k];
+	case 0: {
+		v16u8 v, x = (v16u8){0} + a->u8[k];
+		memcpy(&v, b, 16);
+		m = (v16c)(op == STR_EQ ? v == x : op == STR_GE ? v >= x : v <= x);
+		break;
 	}
+	case 1: {
+		v8u16 v, x = (v8u16){0} + a->u16[k];
+		memcpy(&v, b, 16);
+		m = (v16c)(op == STR_EQ ? v == x : op == STR_GE ? v >= x : v <= x);
+		break;
+	}
+	case 2: {
+		v16s8 v, x = (v16s8){0} + a->s8[k];
+		memcpy(&v, b, 16);
+		m = (v16c)(op == STR_EQ ? v == x : op == STR_GE ? v >= x : v <= x);
+		break;
+	}
+	default: {
+		v8s16 v, x = (v8s16){0} + a->s16[k];
+		memcpy(&v, b, 16);
+		m = (v16c)(op == STR_EQ ? v == x : op == STR_GE ? v >= x : v <= x);
+		break;
+	}
+	}
+	return lane_bits(m, fmt & 1);
 }
 
 /* The implicit length: the index of the first zero element, or n. */
-static inline unsigned str_ilen(const union cpu_xmm *v, unsigned n)
+static inline unsigned str_ilen(const union cpu_xmm *v, bool words)
 {
-	for (unsigned k = 0; k < n; k++)
-		if ((n == 16 ? v->u8[k] : v->u16[k]) == 0)
-			return k;
-	return n;
+	v16c m;
+	if (words) {
+		v8u16 x;
+		memcpy(&x, v, 16);
+		m = (v16c)(x == 0);
+	} else {
+		v16u8 x;
+		memcpy(&x, v, 16);
+		m = (v16c)(x == 0);
+	}
+	uint32_t z = lane_bits(m, words);
+	return z ? (unsigned)__builtin_ctz(z) : words ? 8 : 16;
 }
 
 /* The explicit length in a register: |value| saturated to n (4.1.1). */
@@ -46,50 +88,41 @@ static inline unsigned str_elen(uint64_t r, bool w, unsigned n)
 	return a < n ? (unsigned)a : n;
 }
 
-/* IntRes2 of 4.1.4-4.1.6: bit j for element j of b (lengths la, lb; n elements). */
+/*
+ * IntRes2 of 4.1.4-4.1.6: bit j for element j of b (lengths la, lb; n elements). Each step
+ * compares one element of a with all of b at once; invalid elements are forced as table
+ * 4-7 says.
+ */
 static uint32_t str_compare(const union cpu_xmm *a, const union cpu_xmm *b, unsigned la,
                             unsigned lb, unsigned imm, unsigned n)
 {
 	unsigned fmt = imm & 3;
-	uint32_t res = 0, all = (1u << n) - 1;
-	int32_t ea[16], eb[16];
+	uint32_t all = (1u << n) - 1, va = (1u << la) - 1, vb = (1u << lb) - 1, res = 0;
 
-	for (unsigned k = 0; k < n; k++) {
-		ea[k] = str_elem(a, fmt, k);
-		eb[k] = str_elem(b, fmt, k);
-	}
 	switch (imm >> 2 & 3) {
 	case 0: /* equal any: b[j] is one of a[0..la) */
-		for (unsigned j = 0; j < lb; j++)
-			for (unsigned k = 0; k < la; k++)
-				if (ea[k] == eb[j]) {
-					res |= 1u << j;
-					break;
-				}
+		for (unsigned k = 0; k < la; k++)
+			res |= str_cmp(b, fmt, a, k, STR_EQ);
+		res &= vb;
 		break;
 	case 1: /* ranges: a[k] <= b[j] <= a[k+1] for a pair of valid elements */
-		for (unsigned j = 0; j < lb; j++)
-			for (unsigned k = 0; k + 1 < la; k += 2)
-				if (ea[k] <= eb[j] && eb[j] <= ea[k + 1]) {
-					res |= 1u << j;
-					break;
-				}
+		for (unsigned k = 0; k + 1 < la; k += 2)
+			res |= str_cmp(b, fmt, a, k, STR_GE) & str_cmp(b, fmt, a, k + 1, STR_LE);
+		res &= vb;
 		break;
-	case 2: /* equal each: both invalid is true, one invalid false */
-		for (unsigned j = 0; j < n; j++) {
-			bool va = j < la, vb = j < lb;
-			if (va && vb ? ea[j] == eb[j] : !va && !vb)
-				res |= 1u << j;
-		}
+	case 2: { /* equal each: both invalid is true, one invalid false */
+		v16c x, y;
+		memcpy(&x, a, 16);
+		memcpy(&y, b, 16);
+		uint32_t eq = fmt & 1 ? lane_bits((v16c)((v8u16)x == (v8u16)y), true)
+		                      : lane_bits(x == y, false);
+		res = (eq & va & vb) | (all & ~va & ~vb);
 		break;
+	}
 	default: /* equal ordered: a (the needle) starts at b[j]; an ended needle matches */
-		for (unsigned j = 0; j < n; j++) {
-			bool m = true;
-			for (unsigned k = 0; m && k < la && j + k < n; k++)
-				m = j + k < lb && ea[k] == eb[j + k];
-			if (m)
-				res |= 1u << j;
-		}
+		res = all;
+		for (unsigned k = 0; k < la; k++)
+			res &= (str_cmp(b, fmt, a, k, STR_EQ) & vb) >> k | (all & ~(all >> k));
 		break;
 	}
 	switch (imm >> 4 & 3) {
@@ -97,7 +130,7 @@ static uint32_t str_compare(const union cpu_xmm *a, const union cpu_xmm *b, unsi
 		res ^= all;
 		break;
 	case 3: /* masked negative: only the valid elements of b */
-		res ^= (1u << lb) - 1;
+		res ^= vb;
 		break;
 	}
 	return res;
@@ -113,8 +146,8 @@ static uint32_t str_run(struct cpu *cpu, const struct insn *i, const union cpu_x
 		la = str_elen(cpu->gpr[R_RAX], w, n);
 		lb = str_elen(cpu->gpr[R_RDX], w, n);
 	} else {
-		la = str_ilen(a, n);
-		lb = str_ilen(b, n);
+		la = str_ilen(a, n == 8);
+		lb = str_ilen(b, n == 8);
 	}
 	uint32_t res = str_compare(a, b, la, lb, imm, n);
 	fp_set_rflags(cpu, (res ? FLAG_CF : 0) | (lb < n ? FLAG_ZF : 0) | (la < n ? FLAG_SF : 0) |
@@ -126,8 +159,9 @@ static uint32_t str_run(struct cpu *cpu, const struct insn *i, const union cpu_x
 static void str_index(struct cpu *cpu, const struct insn *i, uint32_t res)
 {
 	unsigned n = i->imm & 1 ? 8 : 16;
-	uint32_t idx = !res ? n : (i->imm & 0x40) ? 31 - (unsigned)__builtin_clz(res)
-	                                          : (unsigned)__builtin_ctz(res);
+	uint32_t idx = !res              ? n
+	               : (i->imm & 0x40) ? 31 - (unsigned)__builtin_clz(res)
+	                                 : (unsigned)__builtin_ctz(res);
 	reg_set(cpu, SZ32, R_RCX, idx);
 }
 

@@ -17,7 +17,7 @@
 	{                                                                                          \
 		fpv r = fp_xmm(cpu, i->reg);                                                       \
 		uint32_t csr = fp_csr(cpu->mxcsr), fl;                                             \
-		FP_ASM(mnem " %[s], %[d]", fl, csr, "+x"(r), "r"(s));                              \
+		FP_ASMC(mnem " %[s], %[d]", fl, csr, "+x"(r), "r"(s));                             \
 		fp_commit(cpu, i, fl);                                                             \
 		fp_set_xmm(cpu, i->reg, r);                                                        \
 		return insn_next(cpu, i);                                                          \
@@ -45,7 +45,7 @@ CVT_FROM_INT(cvtsi2sd64, "cvtsi2sdq", uint64_t, SZ64)
 	{                                                                                          \
 		T r;                                                                               \
 		uint32_t csr = fp_csr(cpu->mxcsr), fl;                                             \
-		FP_ASM(mnem " %[s], %" R "[d]", fl, csr, "=r"(r), "x"(s));                         \
+		FP_ASMC(mnem " %[s], %" R "[d]", fl, csr, "=&r"(r), "x"(s));                       \
 		fp_commit(cpu, i, fl);                                                             \
 		reg_set(cpu, sz, i->reg, r);                                                       \
 		return insn_next(cpu, i);                                                          \
@@ -66,7 +66,8 @@ CVT_TO_INT(cvttsd2si64, "cvttsd2si", uint64_t, "q", SZ64, M64)
 FP_SIMPLE(cvtss2sd, "cvtss2sd", M32)
 FP_PACKED(cvtsd2ss, "cvtsd2ss", M64, LK_SD, XOP_CVT)
 FP_SIMPLE(cvtps2pd, "cvtps2pd", M64)
-FP_PACKED(cvtpd2ps, "cvtpd2ps", M128A, LK_PD, XOP_CVT) /* two doubles can each overflow or underflow */
+/* two doubles can each overflow or underflow */
+FP_PACKED(cvtpd2ps, "cvtpd2ps", M128A, LK_PD, XOP_CVT)
 FP_SIMPLE(cvtdq2ps, "cvtdq2ps", M128A)
 FP_SIMPLE(cvtps2dq, "cvtps2dq", M128A)
 FP_SIMPLE(cvttps2dq, "cvttps2dq", M128A)

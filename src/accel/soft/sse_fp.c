@@ -13,7 +13,7 @@
 #include "accel/soft/sse_fp.h"
 
 /* The four forms of a basic operation: PS, PD (packed, per element), SS, SD. */
-#define FP_ARITH4(op, xop)                                                                              \
+#define FP_ARITH4(op, xop)                                                                         \
 	FP_PACKED(op##ps, #op "ps", M128A, LK_PS, xop)                                             \
 	FP_PACKED(op##pd, #op "pd", M128A, LK_PD, xop)                                             \
 	FP_PACKED(op##ss, #op "ss", M32, LK_SS, xop)                                               \

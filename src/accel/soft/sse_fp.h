@@ -11,7 +11,7 @@
  * clear. The result and the flags the host raised are then exactly the guest's, denormals
  * and NaN propagation included; only the exceptions the guest unmasked need more work
  * (fp_xm_pre/fp_xm below). Some operations (ROUNDxx, DPPx, INSERTPS) need SSE4.1 on the
- * host; the host MXCSR is restored before the handler continues.
+ * host; the host's MXCSR is set back (MXCSR_HOST) before the handler continues.
  */
 #ifndef EMBER_ACCEL_SOFT_SSE_FP_H
 #define EMBER_ACCEL_SOFT_SSE_FP_H
@@ -42,10 +42,10 @@
 /* Invalid, denormal and divide-by-zero are detected before the computation (11.5.1). */
 #define MXCSR_PRE (MXCSR_IE | MXCSR_DE | MXCSR_ZE)
 
-#define FP_CR0_EM          (1ULL << 2)
-#define FP_CR0_TS          (1ULL << 3)
-#define FP_CR4_OSFXSR      (1ULL << 9)
-#define FP_CR4_OSXMMEXCPT  (1ULL << 10)
+#define FP_CR0_EM         (1ULL << 2)
+#define FP_CR0_TS         (1ULL << 3)
+#define FP_CR4_OSFXSR     (1ULL << 9)
+#define FP_CR4_OSXMMEXCPT (1ULL << 10)
 
 /* 128 bits in an XMM register of the host (the type only matters to the compiler). */
 typedef double fpv __attribute__((vector_size(16)));
@@ -141,19 +141,46 @@ FP_INLINE uint32_t fp_unmasked(uint32_t guest)
 }
 
 /*
+ * The MXCSR of the host thread between guest operations: the ABI's default, which ember
+ * never changes (restoring a constant instead of a saved value halves the cost: the
+ * store-load round trip of STMXCSR/LDMXCSR is slow on the AMD host).
+ */
+#define MXCSR_HOST 0x1f80u
+
+/*
  * Runs mnem (AT&T syntax, operands %[s] and %[d]) with MXCSR = csr and stores the flags
  * it raised in fl. DOUT/SIN are the constraint-decorated operands, e.g. "+x"(d), "x"(s).
+ * For the cold paths: its MXCSR images are on the stack.
  */
 #define FP_ASM(mnem, fl, csr, DOUT, SIN)                                                           \
 	do {                                                                                       \
-		uint32_t h_, f_;                                                                   \
-		__asm__ volatile("stmxcsr %[h]\n\t"                                                \
-		                 "ldmxcsr %[c]\n\t" mnem "\n\t"                                    \
+		uint32_t h_ = MXCSR_HOST, f_;                                                      \
+		__asm__ volatile("ldmxcsr %[c]\n\t" mnem "\n\t"                                    \
 		                 "stmxcsr %[f]\n\t"                                                \
 		                 "ldmxcsr %[h]"                                                    \
-		                 : [d] DOUT, [h] "=m"(h_), [f] "=m"(f_)                            \
-		                 : [s] SIN, [c] "m"(csr));                                         \
+		                 : [d] DOUT, [f] "=m"(f_)                                          \
+		                 : [s] SIN, [c] "m"(csr), [h] "m"(h_));                            \
 		(fl) = f_ & MXCSR_FLAGS;                                                           \
+	} while (0)
+
+/*
+ * The same in handlers: the MXCSR images pass through cpu->mxcsr (restored to the guest's
+ * value at the end), since a stack slot whose address the asm takes would keep the
+ * compiler from tail-calling the next handler.
+ */
+#define FP_ASMC(mnem, fl, csr, DOUT, SIN)                                                          \
+	do {                                                                                       \
+		uint32_t g_ = cpu->mxcsr, c_ = (csr);                                              \
+		__asm__ volatile("movl %[c], %[m]\n\t"                                             \
+		                 "ldmxcsr %[m]\n\t" mnem "\n\t"                                    \
+		                 "stmxcsr %[m]\n\t"                                                \
+		                 "movl %[m], %[c]\n\t"                                             \
+		                 "movl $%c[h], %[m]\n\t"                                           \
+		                 "ldmxcsr %[m]\n\t"                                                \
+		                 "movl %[g], %[m]"                                                 \
+		                 : [d] DOUT, [m] "+m"(cpu->mxcsr), [c] "+&r"(c_)                   \
+		                 : [s] SIN, [g] "r"(g_), [h] "i"(MXCSR_HOST));                     \
+		(fl) = c_ & MXCSR_FLAGS;                                                           \
 	} while (0)
 
 /* ---- unmasked exceptions (vol. 1, 11.5.1) ---- */
@@ -233,7 +260,7 @@ FP_INLINE void fp_set_rflags(struct cpu *cpu, uint32_t f)
 	HANDLER(name##_rr)                                                                         \
 	{                                                                                          \
 		fp_enter(cpu, i);                                                                  \
-		return name##_do(cpu, i, fp_xmm(cpu, i->base));                                   \
+		return name##_do(cpu, i, fp_xmm(cpu, i->base));                                    \
 	}                                                                                          \
 	HANDLER(name##_rm)                                                                         \
 	{                                                                                          \
@@ -247,7 +274,7 @@ FP_INLINE void fp_set_rflags(struct cpu *cpu, uint32_t f)
 	{                                                                                          \
 		fpv r = fp_xmm(cpu, i->reg);                                                       \
 		uint32_t csr = fp_csr(cpu->mxcsr), fl;                                             \
-		FP_ASM(mnem " %[s], %[d]", fl, csr, "+x"(r), "x"(s));                              \
+		FP_ASMC(mnem " %[s], %[d]", fl, csr, "+x"(r), "x"(s));                             \
 		fp_commit(cpu, i, fl);                                                             \
 		fp_set_xmm(cpu, i->reg, r);                                                        \
 		return insn_next(cpu, i);                                                          \
@@ -281,10 +308,10 @@ FP_INLINE void fp_set_rflags(struct cpu *cpu, uint32_t f)
 	{                                                                                          \
 		fpv d = fp_xmm(cpu, i->reg), r = d;                                                \
 		uint32_t csr = fp_csr(cpu->mxcsr), fl;                                             \
-		FP_ASM(mnem " %[s], %[d]", fl, csr, "+x"(r), "x"(s));                              \
+		FP_ASMC(mnem " %[s], %[d]", fl, csr, "+x"(r), "x"(s));                             \
 		if (unlikely(fl & fp_unmasked(cpu->mxcsr))) {                                      \
 			fp_xm_pre(cpu, i, fl);                                                     \
-			fp_xm(cpu, i, name##_post(d, s, csr, fp_unmasked(cpu->mxcsr)));           \
+			fp_xm(cpu, i, name##_post(d, s, csr, fp_unmasked(cpu->mxcsr)));            \
 		}                                                                                  \
 		cpu->mxcsr |= fl;                                                                  \
 		fp_set_xmm(cpu, i->reg, r);                                                        \

@@ -30,8 +30,8 @@ CMP_OP(cmpsd, M64)
 
 #define CMP_ROW(op)                                                                                \
 	{                                                                                          \
-		{op##_0_rr, op##_1_rr, op##_2_rr, op##_3_rr, op##_4_rr, op##_5_rr, op##_6_rr,      \
-		 op##_7_rr},                                                                       \
+		{op##_0_rr, op##_1_rr, op##_2_rr, op##_3_rr,                                       \
+		 op##_4_rr, op##_5_rr, op##_6_rr, op##_7_rr},                                      \
 		{                                                                                  \
 			op##_0_rm, op##_1_rm, op##_2_rm, op##_3_rm, op##_4_rm, op##_5_rm,          \
 			    op##_6_rm, op##_7_rm                                                   \
@@ -52,16 +52,19 @@ static const insn_fn cmp_fns[4][2][8] = {
 	FP_INLINE const struct insn *name##_do(struct cpu *cpu, const struct insn *i, fpv s)       \
 	{                                                                                          \
 		fpv d = fp_xmm(cpu, i->reg);                                                       \
-		uint32_t csr = fp_csr(cpu->mxcsr), h, f;                                           \
+		uint32_t g = cpu->mxcsr, mx = fp_csr(g);                                           \
 		bool zf, pf, cf;                                                                   \
-		__asm__ volatile("stmxcsr %[h]\n\t"                                                \
-		                 "ldmxcsr %[c]\n\t" #name " %[s], %[d]\n\t"                        \
-		                 "stmxcsr %[f]\n\t"                                                \
-		                 "ldmxcsr %[h]"                                                    \
-		                 : [h] "=m"(h), [f] "=m"(f), "=@ccz"(zf), "=@ccp"(pf),             \
+		__asm__ volatile("movl %[x], %[m]\n\t"                                             \
+		                 "ldmxcsr %[m]\n\t" #name " %[s], %[d]\n\t"                        \
+		                 "stmxcsr %[m]\n\t"                                                \
+		                 "movl %[m], %[x]\n\t"                                             \
+		                 "movl $%c[h], %[m]\n\t"                                           \
+		                 "ldmxcsr %[m]\n\t"                                                \
+		                 "movl %[g], %[m]"                                                 \
+		                 : [m] "+m"(cpu->mxcsr), [x] "+&r"(mx), "=@ccz"(zf), "=@ccp"(pf),  \
 		                   "=@ccc"(cf)                                                     \
-		                 : [d] "x"(d), [s] "x"(s), [c] "m"(csr));                          \
-		fp_commit(cpu, i, f & MXCSR_FLAGS);                                                \
+		                 : [d] "x"(d), [s] "x"(s), [g] "r"(g), [h] "i"(MXCSR_HOST));       \
+		fp_commit(cpu, i, mx &MXCSR_FLAGS);                                                \
 		fp_set_rflags(cpu, (zf ? FLAG_ZF : 0) | (pf ? FLAG_PF : 0) | (cf ? FLAG_CF : 0));  \
 		return insn_next(cpu, i);                                                          \
 	}                                                                                          \

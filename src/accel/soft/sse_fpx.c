@@ -185,8 +185,7 @@ static bool inexact53(enum fp_xop op, uint64_t ab, uint64_t bb)
  * Whether result element k (of kind lk, computing xop) is inexact when rounded to its
  * precision with an unbounded exponent.
  */
-static bool lane_inexact(enum fp_lanes lk, enum fp_xop xop, unsigned k, fpv d, fpv s,
-                         uint32_t csr)
+static bool lane_inexact(enum fp_lanes lk, enum fp_xop xop, unsigned k, fpv d, fpv s, uint32_t csr)
 {
 	union cpu_xmm ud = fp_u(d), us = fp_u(s);
 	int da, db, sa, sb;

@@ -18,8 +18,8 @@
 static void not_in_state(struct api_response *resp, bool booted)
 {
 	api_reply_error(resp, API_STATUS_BAD_REQUEST,
-			"The requested operation is not supported %s starting the microVM.",
-			booted ? "after" : "before");
+	                "The requested operation is not supported %s starting the microVM.",
+	                booted ? "after" : "before");
 }
 
 static void instance_start(struct api_controller *c, struct api_response *resp)
@@ -35,7 +35,7 @@ static void instance_start(struct api_controller *c, struct api_response *resp)
 	if (r) {
 		vm_config_fini(&cfg);
 		api_reply_error(resp, API_STATUS_BAD_REQUEST, "Start microvm error: %s",
-				err[0] ? err : strerror(-r));
+		                err[0] ? err : strerror(-r));
 		return;
 	}
 	vm_config_fini(&c->cfg);
@@ -50,16 +50,16 @@ static void instance_start(struct api_controller *c, struct api_response *resp)
 }
 
 void api_put_actions(struct api_controller *c, const struct api_call_args *a,
-		     struct api_response *resp)
+                     struct api_response *resp)
 {
 	char err[512];
 	json_t *obj;
 	const char *type = NULL;
 	const struct api_json_field fields[] = {
-		{"action_type", API_JSON_STRING, true, &type, NULL, 0},
+	    {"action_type", API_JSON_STRING, true, &type, NULL, 0},
 	};
 	if (api_json_parse_object(a->req->body, a->req->body_len, "actions", &obj, err,
-				  sizeof(err))) {
+	                          sizeof(err))) {
 		api_reply_error(resp, API_STATUS_BAD_REQUEST, "%s", err);
 		return;
 	}
@@ -85,13 +85,13 @@ void api_put_actions(struct api_controller *c, const struct api_call_args *a,
 			not_in_state(resp, booted);
 		else
 			api_reply_error(resp, API_STATUS_BAD_REQUEST,
-					"SendCtrlAltDel is not supported yet: ember's i8042 has no "
-					"keyboard to deliver Ctrl-Alt-Del through");
+			                "SendCtrlAltDel is not supported yet: ember's i8042 has no "
+			                "keyboard to deliver Ctrl-Alt-Del through");
 	} else {
 		api_reply_error(resp, API_STATUS_BAD_REQUEST,
-				"actions: field `action_type`: unknown variant `%.40s`, expected "
-				"`InstanceStart`, `SendCtrlAltDel` or `FlushMetrics`",
-				type);
+		                "actions: field `action_type`: unknown variant `%.40s`, expected "
+		                "`InstanceStart`, `SendCtrlAltDel` or `FlushMetrics`",
+		                type);
 	}
 out:
 	json_decref(obj);

@@ -28,13 +28,14 @@ static int check_file(const char *field, const char *path, char *err, size_t err
 		return err_set(err, errlen, -EINVAL, "boot-source: field `%s` is empty", field);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return err_set(err, errlen, -errno, "boot-source: field `%s`: cannot open %.256s: %s",
-			       field, path, strerror(errno));
+		return err_set(err, errlen, -errno,
+		               "boot-source: field `%s`: cannot open %.256s: %s", field, path,
+		               strerror(errno));
 	struct stat st;
 	int r = 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		r = err_set(err, errlen, -EINVAL,
-			    "boot-source: field `%s`: %.256s is not a regular file", field, path);
+		            "boot-source: field `%s`: %.256s is not a regular file", field, path);
 	close(fd);
 	return r;
 }
@@ -44,14 +45,14 @@ static int check_args(const char *args, char *err, size_t errlen)
 	size_t len = strlen(args);
 	if (len >= MAX_BOOT_ARGS)
 		return err_set(err, errlen, -EINVAL,
-			       "boot-source: field `boot_args`: %zu bytes is longer than %d", len,
-			       MAX_BOOT_ARGS - 1);
+		               "boot-source: field `boot_args`: %zu bytes is longer than %d", len,
+		               MAX_BOOT_ARGS - 1);
 	for (const char *p = args; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 			return err_set(err, errlen, -EINVAL,
-				       "boot-source: field `boot_args`: byte %#x at offset %zu is "
-				       "not printable ASCII",
-				       (unsigned char)*p, (size_t)(p - args));
+			               "boot-source: field `boot_args`: byte %#x at offset %zu is "
+			               "not printable ASCII",
+			               (unsigned char)*p, (size_t)(p - args));
 	return 0;
 }
 
@@ -66,18 +67,18 @@ static char *dup_or_null(const char *s, bool *oom)
 }
 
 void api_put_boot_source(struct api_controller *c, const struct api_call_args *a,
-			 struct api_response *resp)
+                         struct api_response *resp)
 {
 	char err[512];
 	json_t *obj;
 	const char *kernel = NULL, *initrd = NULL, *args = NULL;
 	const struct api_json_field fields[] = {
-		{"kernel_image_path", API_JSON_STRING, true, &kernel, NULL, 0},
-		{"initrd_path", API_JSON_STRING, false, &initrd, NULL, 0},
-		{"boot_args", API_JSON_STRING, false, &args, NULL, 0},
+	    {"kernel_image_path", API_JSON_STRING, true, &kernel, NULL, 0},
+	    {"initrd_path", API_JSON_STRING, false, &initrd, NULL, 0},
+	    {"boot_args", API_JSON_STRING, false, &args, NULL, 0},
 	};
 	if (api_json_parse_object(a->req->body, a->req->body_len, "boot-source", &obj, err,
-				  sizeof(err))) {
+	                          sizeof(err))) {
 		api_reply_error(resp, API_STATUS_BAD_REQUEST, "%s", err);
 		return;
 	}
@@ -90,9 +91,9 @@ void api_put_boot_source(struct api_controller *c, const struct api_call_args *a
 	}
 	bool oom = false;
 	struct api_boot_source b = {
-		.kernel_image_path = dup_or_null(kernel, &oom),
-		.initrd_path = dup_or_null(initrd, &oom),
-		.boot_args = dup_or_null(args, &oom),
+	    .kernel_image_path = dup_or_null(kernel, &oom),
+	    .initrd_path = dup_or_null(initrd, &oom),
+	    .boot_args = dup_or_null(args, &oom),
 	};
 	if (oom) {
 		free(b.kernel_image_path);

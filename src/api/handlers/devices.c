@@ -23,22 +23,22 @@ static void reply(struct api_response *resp, const char *err)
 }
 
 void api_put_entropy(struct api_controller *c, const struct api_call_args *a,
-		     struct api_response *resp)
+                     struct api_response *resp)
 {
 	char err[512];
 	json_t *obj, *rl_json = NULL;
 	struct api_rate_limiter rl = {0};
 	const struct api_json_field fields[] = {
-		{"rate_limiter", API_JSON_OBJECT, false, &rl_json, NULL, 0},
+	    {"rate_limiter", API_JSON_OBJECT, false, &rl_json, NULL, 0},
 	};
 	if (api_json_parse_object(a->req->body, a->req->body_len, "entropy", &obj, err,
-				  sizeof(err))) {
+	                          sizeof(err))) {
 		reply(resp, err);
 		return;
 	}
 	if (api_json_unpack(obj, "entropy", fields, ARRAY_SIZE(fields), err, sizeof(err)) ||
 	    (rl_json && api_json_rate_limiter(rl_json, "entropy: field `rate_limiter`", &rl, err,
-					      sizeof(err))) ||
+	                                      sizeof(err))) ||
 	    api_rate_limiter_check("entropy", &rl, err, sizeof(err))) {
 		reply(resp, err);
 		goto out;
@@ -51,29 +51,29 @@ out:
 }
 
 void api_put_serial(struct api_controller *c, const struct api_call_args *a,
-		    struct api_response *resp)
+                    struct api_response *resp)
 {
 	char err[512];
 	json_t *obj, *bucket_json = NULL;
 	const char *path = NULL;
 	struct api_token_bucket bucket = {0};
 	const struct api_json_field fields[] = {
-		{"serial_out_path", API_JSON_STRING, false, &path, NULL, 0},
-		{"rate_limiter", API_JSON_OBJECT, false, &bucket_json, NULL, 0},
+	    {"serial_out_path", API_JSON_STRING, false, &path, NULL, 0},
+	    {"rate_limiter", API_JSON_OBJECT, false, &bucket_json, NULL, 0},
 	};
 	if (api_json_parse_object(a->req->body, a->req->body_len, "serial", &obj, err,
-				  sizeof(err))) {
+	                          sizeof(err))) {
 		reply(resp, err);
 		return;
 	}
 	int r = api_json_unpack(obj, "serial", fields, ARRAY_SIZE(fields), err, sizeof(err));
 	if (!r && bucket_json)
 		r = api_json_token_bucket(bucket_json, "serial: field `rate_limiter`", &bucket, err,
-					  sizeof(err));
+		                          sizeof(err));
 	if (!r && api_token_bucket_limits(&bucket))
 		r = err_set(err, sizeof(err), -EINVAL,
-			    "serial: field `rate_limiter`: rate limiting the serial output is not "
-			    "supported yet");
+		            "serial: field `rate_limiter`: rate limiting the serial output is not "
+		            "supported yet");
 	if (!r && path && !*path)
 		r = err_set(err, sizeof(err), -EINVAL, "serial: field `serial_out_path` is empty");
 	char *copy = NULL;
@@ -93,20 +93,20 @@ out:
 }
 
 void api_put_cpu_config(struct api_controller *c, const struct api_call_args *a,
-			struct api_response *resp)
+                        struct api_response *resp)
 {
 	char err[512];
 	json_t *obj;
 	json_t *arrays[5] = {NULL};
 	const struct api_json_field fields[] = {
-		{"kvm_capabilities", API_JSON_ARRAY, false, &arrays[0], NULL, 0},
-		{"cpuid_modifiers", API_JSON_ARRAY, false, &arrays[1], NULL, 0},
-		{"msr_modifiers", API_JSON_ARRAY, false, &arrays[2], NULL, 0},
-		{"reg_modifiers", API_JSON_ARRAY, false, &arrays[3], NULL, 0},
-		{"vcpu_features", API_JSON_ARRAY, false, &arrays[4], NULL, 0},
+	    {"kvm_capabilities", API_JSON_ARRAY, false, &arrays[0], NULL, 0},
+	    {"cpuid_modifiers", API_JSON_ARRAY, false, &arrays[1], NULL, 0},
+	    {"msr_modifiers", API_JSON_ARRAY, false, &arrays[2], NULL, 0},
+	    {"reg_modifiers", API_JSON_ARRAY, false, &arrays[3], NULL, 0},
+	    {"vcpu_features", API_JSON_ARRAY, false, &arrays[4], NULL, 0},
 	};
 	if (api_json_parse_object(a->req->body, a->req->body_len, "cpu-config", &obj, err,
-				  sizeof(err))) {
+	                          sizeof(err))) {
 		reply(resp, err);
 		return;
 	}
@@ -114,9 +114,9 @@ void api_put_cpu_config(struct api_controller *c, const struct api_call_args *a,
 	for (size_t i = 0; !r && i < ARRAY_SIZE(arrays); i++)
 		if (arrays[i] && json_array_size(arrays[i]))
 			r = err_set(err, sizeof(err), -EINVAL,
-				    "cpu-config: field `%s`: ember cannot apply CPU modifiers yet "
-				    "(only an empty template is accepted)",
-				    fields[i].name);
+			            "cpu-config: field `%s`: ember cannot apply CPU modifiers yet "
+			            "(only an empty template is accepted)",
+			            fields[i].name);
 	if (r) {
 		reply(resp, err);
 		goto out;

@@ -38,17 +38,16 @@ static int check_image(const char *path, bool read_only, char *err, size_t errle
 		return err_set(err, errlen, -EINVAL, "drives: field `path_on_host` is empty");
 	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0)
-		return err_set(err, errlen, -errno,
-			       "drives: field `path_on_host`: cannot open %.256s %s: %s", path,
-			       read_only ? "for reading" : "for reading and writing",
-			       strerror(errno));
+		return err_set(
+		    err, errlen, -errno, "drives: field `path_on_host`: cannot open %.256s %s: %s",
+		    path, read_only ? "for reading" : "for reading and writing", strerror(errno));
 	struct stat st;
 	int r = 0;
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
 		r = err_set(err, errlen, -EINVAL,
-			    "drives: field `path_on_host`: %.256s is not a regular file or a block "
-			    "device",
-			    path);
+		            "drives: field `path_on_host`: %.256s is not a regular file or a block "
+		            "device",
+		            path);
 	close(fd);
 	return r;
 }
@@ -61,9 +60,9 @@ static int check_partuuid(const char *s, char *err, size_t errlen)
 		ok = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
 		     (*p >= 'A' && *p <= 'Z') || *p == '-';
 	return ok ? 0
-		  : err_set(err, errlen, -EINVAL,
-			    "drives: field `partuuid`: not 1 to %d letters, digits and '-'",
-			    MAX_PARTUUID);
+	          : err_set(err, errlen, -EINVAL,
+	                    "drives: field `partuuid`: not 1 to %d letters, digits and '-'",
+	                    MAX_PARTUUID);
 }
 
 /* Parses and checks a PUT body into *d (strings duplicated). */
@@ -74,15 +73,15 @@ static int parse_put(const struct api_call_args *a, struct api_drive *d, char *e
 	const char *socket = NULL;
 	bool root = false, ro = false, has_ro;
 	const struct api_json_field fields[] = {
-		{"drive_id", API_JSON_STRING, true, &id, NULL, 0},
-		{"is_root_device", API_JSON_BOOL, true, &root, NULL, 0},
-		{"partuuid", API_JSON_STRING, false, &partuuid, NULL, 0},
-		{"cache_type", API_JSON_STRING, false, &cache, NULL, 0},
-		{"is_read_only", API_JSON_BOOL, false, &ro, &has_ro, 0},
-		{"path_on_host", API_JSON_STRING, false, &path, NULL, 0},
-		{"rate_limiter", API_JSON_OBJECT, false, &rl, NULL, 0},
-		{"io_engine", API_JSON_STRING, false, &engine, NULL, 0},
-		{"socket", API_JSON_STRING, false, &socket, NULL, 0},
+	    {"drive_id", API_JSON_STRING, true, &id, NULL, 0},
+	    {"is_root_device", API_JSON_BOOL, true, &root, NULL, 0},
+	    {"partuuid", API_JSON_STRING, false, &partuuid, NULL, 0},
+	    {"cache_type", API_JSON_STRING, false, &cache, NULL, 0},
+	    {"is_read_only", API_JSON_BOOL, false, &ro, &has_ro, 0},
+	    {"path_on_host", API_JSON_STRING, false, &path, NULL, 0},
+	    {"rate_limiter", API_JSON_OBJECT, false, &rl, NULL, 0},
+	    {"io_engine", API_JSON_STRING, false, &engine, NULL, 0},
+	    {"socket", API_JSON_STRING, false, &socket, NULL, 0},
 	};
 	int r = api_json_parse_object(a->req->body, a->req->body_len, "drives", &obj, err, errlen);
 	if (r)
@@ -92,38 +91,46 @@ static int parse_put(const struct api_call_args *a, struct api_drive *d, char *e
 		goto out;
 	r = -EINVAL;
 	if (strcmp(id, a->id)) {
-		err_set(err, errlen, -EINVAL, "The id from the path does not match the id from the body!");
+		err_set(err, errlen, -EINVAL,
+		        "The id from the path does not match the id from the body!");
 		goto out;
 	}
 	if (socket) {
-		err_set(err, errlen, -EINVAL, "drives: field `socket`: vhost-user block devices are not "
-			"supported yet");
+		err_set(err, errlen, -EINVAL,
+		        "drives: field `socket`: vhost-user block devices are not "
+		        "supported yet");
 		goto out;
 	}
 	if (!path || !has_ro) {
-		err_set(err, errlen, -EINVAL, "drives: missing field `%s` (required for a virtio-block drive)",
-			path ? "is_read_only" : "path_on_host");
+		err_set(err, errlen, -EINVAL,
+		        "drives: missing field `%s` (required for a virtio-block drive)",
+		        path ? "is_read_only" : "path_on_host");
 		goto out;
 	}
 	if (cache && strcmp(cache, "Unsafe") && strcmp(cache, "Writeback")) {
-		err_set(err, errlen, -EINVAL, "drives: field `cache_type`: unknown variant `%.40s`, expected "
-			"`Unsafe` or `Writeback`", cache);
+		err_set(err, errlen, -EINVAL,
+		        "drives: field `cache_type`: unknown variant `%.40s`, expected "
+		        "`Unsafe` or `Writeback`",
+		        cache);
 		goto out;
 	}
 	if (engine && strcmp(engine, "Sync") && strcmp(engine, "Async")) {
-		err_set(err, errlen, -EINVAL, "drives: field `io_engine`: unknown variant `%.40s`, expected "
-			"`Sync` or `Async`", engine);
+		err_set(err, errlen, -EINVAL,
+		        "drives: field `io_engine`: unknown variant `%.40s`, expected "
+		        "`Sync` or `Async`",
+		        engine);
 		goto out;
 	}
 	if ((partuuid && (r = check_partuuid(partuuid, err, errlen))) ||
 	    (rl && (r = api_json_rate_limiter(rl, "drives: field `rate_limiter`", &d->rate_limiter,
-					      err, errlen))) ||
+	                                      err, errlen))) ||
 	    (r = api_rate_limiter_check("drives", &d->rate_limiter, err, errlen)) ||
 	    (r = check_image(path, ro, err, errlen)))
 		goto out;
 	d->is_root_device = root;
 	d->is_read_only = ro;
-	d->cache_type = cache && !strcmp(cache, "Writeback") ? API_CACHE_WRITEBACK : API_CACHE_UNSAFE;
+	d->cache_type =
+	    cache && !strcmp(cache, "Writeback") ? API_CACHE_WRITEBACK : API_CACHE_UNSAFE;
 	d->io_engine = engine && !strcmp(engine, "Async") ? API_IO_ASYNC : API_IO_SYNC;
 	d->drive_id = strdup(id);
 	d->path_on_host = strdup(path);
@@ -139,7 +146,7 @@ out:
 }
 
 void api_put_drive(struct api_controller *c, const struct api_call_args *a,
-		   struct api_response *resp)
+                   struct api_response *resp)
 {
 	char err[512];
 	struct api_drive d;
@@ -159,7 +166,7 @@ void api_put_drive(struct api_controller *c, const struct api_call_args *a,
 	if (!old && res->nr_drives == API_MAX_DRIVES) {
 		api_drive_fini(&d);
 		api_reply_error(resp, API_STATUS_BAD_REQUEST, "drives: at most %d drives",
-				API_MAX_DRIVES);
+		                API_MAX_DRIVES);
 		return;
 	}
 	if (old)
@@ -171,19 +178,19 @@ void api_put_drive(struct api_controller *c, const struct api_call_args *a,
 }
 
 void api_patch_drive(struct api_controller *c, const struct api_call_args *a,
-		     struct api_response *resp)
+                     struct api_response *resp)
 {
 	char err[512];
 	json_t *obj, *rl_json = NULL;
 	const char *id = NULL, *path = NULL;
 	struct api_rate_limiter rl = {0};
 	const struct api_json_field fields[] = {
-		{"drive_id", API_JSON_STRING, true, &id, NULL, 0},
-		{"path_on_host", API_JSON_STRING, false, &path, NULL, 0},
-		{"rate_limiter", API_JSON_OBJECT, false, &rl_json, NULL, 0},
+	    {"drive_id", API_JSON_STRING, true, &id, NULL, 0},
+	    {"path_on_host", API_JSON_STRING, false, &path, NULL, 0},
+	    {"rate_limiter", API_JSON_OBJECT, false, &rl_json, NULL, 0},
 	};
 	if (api_json_parse_object(a->req->body, a->req->body_len, "drives", &obj, err,
-				  sizeof(err))) {
+	                          sizeof(err))) {
 		reply(resp, err);
 		return;
 	}
@@ -192,12 +199,12 @@ void api_patch_drive(struct api_controller *c, const struct api_call_args *a,
 	int r = api_json_unpack(obj, "drives", fields, ARRAY_SIZE(fields), err, sizeof(err));
 	if (!r && strcmp(id, a->id))
 		r = err_set(err, sizeof(err), -EINVAL,
-			    "The id from the path does not match the id from the body!");
+		            "The id from the path does not match the id from the body!");
 	if (!r && !(d = api_resources_drive(&c->res, id)))
 		r = err_set(err, sizeof(err), -ENOENT, "drives: no drive has the id %s", id);
 	if (!r && rl_json)
 		r = api_json_rate_limiter(rl_json, "drives: field `rate_limiter`", &rl, err,
-					  sizeof(err));
+		                          sizeof(err));
 	if (!r)
 		r = api_rate_limiter_check("drives", &rl, err, sizeof(err));
 	if (!r && path)
@@ -211,12 +218,13 @@ void api_patch_drive(struct api_controller *c, const struct api_call_args *a,
 		r = copy ? -ENOTSUP : -ENOMEM;
 		if (copy && c->ops->update_drive && disk < c->nr_disks)
 			r = c->ops->update_drive(c->ops_opaque, c->vm, disk, path, d->is_read_only,
-						 err, sizeof(err));
+			                         err, sizeof(err));
 		if (r) {
 			free(copy);
 			if (r == -ENOTSUP || r == -ENOMEM)
-				err_set(err, sizeof(err), r, "drives: cannot change path_on_host: %s",
-					r == -ENOMEM ? "out of memory" : "not supported here");
+				err_set(err, sizeof(err), r,
+				        "drives: cannot change path_on_host: %s",
+				        r == -ENOMEM ? "out of memory" : "not supported here");
 			goto fail;
 		}
 		free(d->path_on_host);
@@ -228,12 +236,11 @@ void api_patch_drive(struct api_controller *c, const struct api_call_args *a,
 		api_token_bucket_to_config(&rl.bandwidth, &bw);
 		api_token_bucket_to_config(&rl.ops, &ops);
 		r = c->ops->update_drive_limiter && disk < c->nr_disks
-			    ? c->ops->update_drive_limiter(c->ops_opaque, c->vm, disk,
-							   rl.bandwidth.set ? &bw : NULL,
-							   rl.ops.set ? &ops : NULL, err,
-							   sizeof(err))
-			    : err_set(err, sizeof(err), -ENOTSUP,
-				      "drives: cannot change the rate limiter here");
+		        ? c->ops->update_drive_limiter(c->ops_opaque, c->vm, disk,
+		                                       rl.bandwidth.set ? &bw : NULL,
+		                                       rl.ops.set ? &ops : NULL, err, sizeof(err))
+		        : err_set(err, sizeof(err), -ENOTSUP,
+		                  "drives: cannot change the rate limiter here");
 		if (r)
 			goto fail;
 		d->rate_limiter.set = true;

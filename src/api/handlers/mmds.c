@@ -17,7 +17,7 @@
 #include "core/log.h"
 
 void api_get_mmds(struct api_controller *c, const struct api_call_args *a,
-		  struct api_response *resp)
+                  struct api_response *resp)
 {
 	api_reply_json(resp, c->res.mmds ? json_incref(c->res.mmds) : json_object());
 }
@@ -68,9 +68,9 @@ static void commit(struct api_controller *c, json_t *store, struct api_response 
 	if (len > c->mmds_size_limit) {
 		json_decref(store);
 		api_reply_error(resp, API_STATUS_PAYLOAD_TOO_LARGE,
-				"The MMDS data store would be %zu bytes: more than its limit of "
-				"%zu bytes (--mmds-size-limit). Nothing was changed.",
-				len, c->mmds_size_limit);
+		                "The MMDS data store would be %zu bytes: more than its limit of "
+		                "%zu bytes (--mmds-size-limit). Nothing was changed.",
+		                len, c->mmds_size_limit);
 		return;
 	}
 	json_decref(c->res.mmds);
@@ -89,14 +89,14 @@ static json_t *parse_store(const struct api_call_args *a, struct api_response *r
 	if (!json_is_object(v)) {
 		json_decref(v);
 		api_reply_error(resp, API_STATUS_BAD_REQUEST,
-				"mmds: the data store must be a JSON object");
+		                "mmds: the data store must be a JSON object");
 		return NULL;
 	}
 	return v;
 }
 
 void api_put_mmds(struct api_controller *c, const struct api_call_args *a,
-		  struct api_response *resp)
+                  struct api_response *resp)
 {
 	json_t *v = parse_store(a, resp);
 	if (v)
@@ -104,7 +104,7 @@ void api_put_mmds(struct api_controller *c, const struct api_call_args *a,
 }
 
 void api_patch_mmds(struct api_controller *c, const struct api_call_args *a,
-		    struct api_response *resp)
+                    struct api_response *resp)
 {
 	json_t *patch = parse_store(a, resp);
 	if (!patch)
@@ -121,50 +121,50 @@ void api_patch_mmds(struct api_controller *c, const struct api_call_args *a,
 }
 
 void api_put_mmds_config(struct api_controller *c, const struct api_call_args *a,
-			 struct api_response *resp)
+                         struct api_response *resp)
 {
 	char err[512];
 	json_t *obj, *ifaces = NULL;
 	const char *version = NULL, *addr = NULL;
 	bool compat;
 	const struct api_json_field fields[] = {
-		{"version", API_JSON_STRING, false, &version, NULL, 0},
-		{"network_interfaces", API_JSON_ARRAY, true, &ifaces, NULL, 0},
-		{"ipv4_address", API_JSON_STRING, false, &addr, NULL, 0},
-		{"imds_compat", API_JSON_BOOL, false, &compat, NULL, 0},
+	    {"version", API_JSON_STRING, false, &version, NULL, 0},
+	    {"network_interfaces", API_JSON_ARRAY, true, &ifaces, NULL, 0},
+	    {"ipv4_address", API_JSON_STRING, false, &addr, NULL, 0},
+	    {"imds_compat", API_JSON_BOOL, false, &compat, NULL, 0},
 	};
 	if (api_json_parse_object(a->req->body, a->req->body_len, "mmds/config", &obj, err,
-				  sizeof(err))) {
+	                          sizeof(err))) {
 		api_reply_error(resp, API_STATUS_BAD_REQUEST, "%s", err);
 		return;
 	}
 	int r = api_json_unpack(obj, "mmds/config", fields, ARRAY_SIZE(fields), err, sizeof(err));
 	if (!r && version && strcmp(version, "V1") && strcmp(version, "V2"))
 		r = err_set(err, sizeof(err), -EINVAL,
-			    "mmds/config: field `version`: unknown variant `%.40s`, expected `V1` "
-			    "or `V2`",
-			    version);
+		            "mmds/config: field `version`: unknown variant `%.40s`, expected `V1` "
+		            "or `V2`",
+		            version);
 	size_t i;
 	json_t *v;
 	json_array_foreach(r ? NULL : ifaces, i, v)
 	{
 		if (!json_is_string(v)) {
 			r = err_set(err, sizeof(err), -EINVAL,
-				    "mmds/config: field `network_interfaces`: item %zu is not a "
-				    "string",
-				    i);
+			            "mmds/config: field `network_interfaces`: item %zu is not a "
+			            "string",
+			            i);
 			break;
 		}
 	}
 	if (!r && !json_array_size(ifaces))
 		r = err_set(err, sizeof(err), -EINVAL,
-			    "The list of network interface IDs that allow forwarding MMDS requests "
-			    "is empty.");
+		            "The list of network interface IDs that allow forwarding MMDS requests "
+		            "is empty.");
 	if (!r)
 		r = err_set(err, sizeof(err), -EINVAL,
-			    "The list of network interface IDs provided contains at least one ID "
-			    "that does not correspond to any existing network interface (ember "
-			    "has no network devices yet).");
+		            "The list of network interface IDs provided contains at least one ID "
+		            "that does not correspond to any existing network interface (ember "
+		            "has no network devices yet).");
 	api_reply_error(resp, API_STATUS_BAD_REQUEST, "%s", err);
 	json_decref(obj);
 }

@@ -10,15 +10,15 @@
 #include "api/handlers/handlers.h"
 
 void api_not_supported(struct api_controller *c, const struct api_call_args *a,
-		       struct api_response *resp)
+                       struct api_response *resp)
 {
 	if (!strcmp(a->what, "snapshots"))
 		api_reply_error(resp, API_STATUS_BAD_REQUEST,
-				"snapshots are not supported yet: ember cannot create or load a "
-				"snapshot");
+		                "snapshots are not supported yet: ember cannot create or load a "
+		                "snapshot");
 	else
 		api_reply_error(resp, API_STATUS_BAD_REQUEST,
-				"%s: not supported yet (ember has no such device; it comes with a "
-				"later release)",
-				a->what);
+		                "%s: not supported yet (ember has no such device; it comes with a "
+		                "later release)",
+		                a->what);
 }
