@@ -1,6 +1,6 @@
 /*
- * Unit tests of the software CPU's SSE floating-point family (src/accel/soft/sse_fp*.c,
- * sse_cvt.c, sse41_fp.c, sse42_str.c): MXCSR flags and rounding control, unmasked
+ * Unit tests of the software CPU's SSE floating-point family (src/accel/soft/sse_fp.c,
+ * sse_fpx.c, sse41_fp.c, sse42_str.c): MXCSR flags and rounding control, unmasked
  * exceptions (#XM, the flags each element reports, #UD without CR4.OSXMMEXCPT), #NM/#UD
  * from CR0, alignment, MIN/MAX and COMIS* corner cases, ROUNDSS's immediate, DPPS's
  * step-by-step exceptions, and PCMPxSTRx against the host for every imm8. Expected values
@@ -458,7 +458,8 @@ static void test_pcmpstr_host(void **state)
 		skip();
 	uint8_t *stub = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
 	                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(stub != MAP_FAILED);
+	if (stub == MAP_FAILED)
+		skip(); /* no executable anonymous memory here */
 	struct env *e = env_new();
 	static const struct {
 		uint8_t op;

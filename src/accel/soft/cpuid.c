@@ -4,9 +4,9 @@
  * only what the interpreter implements: the x86-64 baseline (FPU, TSC,
  * CX8, CMOV, FXSR, SSE, SSE2, SYSCALL, NX, LM) plus CMPXCHG16B, RDTSCP,
  * LAHF/SAHF, POPCNT, MOVBE, LZCNT (ABM), ADX (not BMI1: it needs VEX),
- * CLFLUSH, SSSE3 and SSE4.1; ERMS and FSRM so Linux copies and clears with REP
+ * CLFLUSH, SSE3, SSSE3, SSE4.1 and SSE4.2; ERMS and FSRM so Linux copies and clears with REP
  * MOVSB/STOSB, which the interpreter runs a page at a time (string.c).
- * No MMX, no SSE3 or SSE4.2 yet, no AVX, no XSAVE: as a family lands, its
+ * No MMX, no MONITOR/MWAIT, no AVX, no XSAVE: as a family lands, its
  * engineer sets its bit here (and tests it).
  */
 #include "accel/soft/cpuid.h"
@@ -26,6 +26,8 @@
 #define F1C_POPCNT (1u << 23)
 #define F1C_SSSE3  (1u << 9)
 #define F1C_SSE41  (1u << 19)
+#define F1C_SSE3   (1u << 0)
+#define F1C_SSE42  (1u << 20)
 #define F1D_CLFSH  (1u << 19)
 /* Leaf 0x80000001 EDX / ECX. */
 #define X1D_SYSCALL (1u << 11)
@@ -57,7 +59,7 @@ static const struct cpuid_entry default_table[] = {
     {.function = 1,
      .eax = 0x610,
      .ebx = (8u << 8) | (1u << 16),
-     .ecx = F1C_CX16 | F1C_MOVBE | F1C_POPCNT | F1C_SSSE3 | F1C_SSE41,
+     .ecx = F1C_CX16 | F1C_MOVBE | F1C_POPCNT | F1C_SSE3 | F1C_SSSE3 | F1C_SSE41 | F1C_SSE42,
      .edx = F1D_FPU | F1D_TSC | F1D_CX8 | F1D_CMOV | F1D_CLFSH | F1D_FXSR | F1D_SSE |
             F1D_SSE2},
     {.function = 7, .index = 0, .flags = CPUID_FLAG_SIGNIFICANT_INDEX,

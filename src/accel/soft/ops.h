@@ -81,8 +81,6 @@ insn_fn bitop_select(const struct decode *d);  /* bitop.c */
 insn_fn intmisc_select(const struct decode *d); /* intmisc.c */
 insn_fn bcd_select(const struct decode *d);    /* bcd.c */
 insn_fn sse_fp_select(const struct decode *d);    /* sse_fp.c */
-insn_fn sse_fpcmp_select(const struct decode *d); /* sse_fpcmp.c */
-insn_fn sse_cvt_select(const struct decode *d);   /* sse_cvt.c */
 insn_fn sse41_fp_select(const struct decode *d);  /* sse41_fp.c */
 insn_fn sse42_select(const struct decode *d);     /* sse42_str.c */
 insn_fn x87_select(const struct decode *d); /* x87_ctl.c (x87_*.c: x87, FXSAVE, FXRSTOR) */

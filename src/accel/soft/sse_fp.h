@@ -1,17 +1,17 @@
 /*
- * Helpers of the SSE floating-point family (sse_fp.c, sse_fpcmp.c, sse_cvt.c, sse41_fp.c,
- * sse42_str.c): SDM vol. 1, 10.2.3 (MXCSR), 11.5 (SIMD floating-point exceptions: flags,
- * masks, pre- and post-computation exceptions, #XM), 11.6.8 (the effect of CR4.OSXMMEXCPT);
- * vol. 2A, 2.5 (exception classes: #UD for CR0.EM or !CR4.OSFXSR, #NM for CR0.TS, #GP(0)
- * for a misaligned legacy m128 operand).
+ * Helpers of the SSE floating-point family (sse_fp.c, sse_fpx.c, sse41_fp.c, sse42_str.c):
+ * SDM vol. 1, 10.2.3 (MXCSR), 11.5 (SIMD floating-point exceptions: flags, masks, pre- and
+ * post-computation exceptions, #XM), 11.6.8 (the effect of CR4.OSXMMEXCPT); vol. 2A, 2.5
+ * (exception classes: #UD for CR0.EM or !CR4.OSFXSR, #NM for CR0.TS, #GP(0) for a
+ * misaligned legacy m128 operand).
  *
  * Every floating-point operation runs as the host's own SSE instruction (inline assembly:
  * no intrinsics, no target options) with an MXCSR derived from the guest's loaded around
  * it: the guest's rounding control, DAZ and FTZ, every exception masked and the flags
  * clear. The result and the flags the host raised are then exactly the guest's, denormals
  * and NaN propagation included; only the exceptions the guest unmasked need more work
- * (fp_xm_pre/fp_xm below). Some operations (ROUNDxx, DPPx, INSERTPS) need SSE4.1 on the
- * host; the host's MXCSR is set back (MXCSR_HOST) before the handler continues.
+ * (fp_xm_pre/fp_xm below). ROUNDxx and DPPx need SSE4.1 on the host, ADDSUB/HADD/HSUB
+ * SSE3; the host's MXCSR is set back (MXCSR_HOST) before the handler continues.
  */
 #ifndef EMBER_ACCEL_SOFT_SSE_FP_H
 #define EMBER_ACCEL_SOFT_SSE_FP_H
