@@ -30,7 +30,7 @@ MOVE_OP(movddup, M64, (r.u64[0] = r.u64[1] = s.u64[0]))
 /* LDDQU: an unaligned 16-byte load (memory only: the decoder rejects a register). */
 HANDLER(lddqu_rm)
 {
-	fp_enter(cpu, i);
+	sse_enter(cpu, i);
 	fp_set_xmm(cpu, i->reg, fp_load(cpu, i, M128U));
 	return insn_next(cpu, i);
 }

@@ -140,12 +140,12 @@ COMI(ucomisd, M64)
 	}                                                                                          \
 	HANDLER(name##_rr)                                                                         \
 	{                                                                                          \
-		fp_enter(cpu, i);                                                                  \
+		sse_enter(cpu, i);                                                                  \
 		return name##_do(cpu, i, (T)reg_get(cpu, sz, i->base));                            \
 	}                                                                                          \
 	HANDLER(name##_rm)                                                                         \
 	{                                                                                          \
-		fp_enter(cpu, i);                                                                  \
+		sse_enter(cpu, i);                                                                  \
 		return name##_do(cpu, i, (T)mem_read(cpu, i, insn_ea(cpu, i), sz));                \
 	}
 

@@ -22,6 +22,7 @@
 #include "accel/soft/flags.h"
 #include "accel/soft/mem.h"
 #include "accel/soft/ops.h"
+#include "accel/soft/sse_state.h"
 
 #define FP_INLINE static inline __attribute__((always_inline))
 
@@ -38,29 +39,15 @@
 #define MXCSR_UM    0x800u
 #define MXCSR_RC    0x6000u
 #define MXCSR_FTZ   0x8000u
-#define MXCSR_MM    (1u << 17) /* AMD misaligned SSE mode: legacy m128 operands may be unaligned */
 /* Invalid, denormal and divide-by-zero are detected before the computation (11.5.1). */
 #define MXCSR_PRE (MXCSR_IE | MXCSR_DE | MXCSR_ZE)
 
-#define FP_CR0_EM         (1ULL << 2)
-#define FP_CR0_TS         (1ULL << 3)
-#define FP_CR4_OSFXSR     (1ULL << 9)
-#define FP_CR4_OSXMMEXCPT (1ULL << 10)
 
 /* 128 bits in an XMM register of the host (the type only matters to the compiler). */
 typedef double fpv __attribute__((vector_size(16)));
 
 /* ---- availability, registers, operands ---- */
 
-__attribute__((noreturn, cold)) void fp_unavailable(struct cpu *cpu, const struct insn *i);
-__attribute__((noreturn, cold)) void fp_misaligned(struct cpu *cpu, const struct insn *i);
-
-/* CR0.EM or !CR4.OSFXSR: #UD; CR0.TS: #NM. Constant in user mode: a never-taken branch. */
-FP_INLINE void fp_enter(struct cpu *cpu, const struct insn *i)
-{
-	if (unlikely((cpu->cr0 & (FP_CR0_EM | FP_CR0_TS)) | (~cpu->cr4 & FP_CR4_OSFXSR)))
-		fp_unavailable(cpu, i);
-}
 
 FP_INLINE fpv fp_xmm(const struct cpu *cpu, unsigned r)
 {
@@ -102,7 +89,7 @@ FP_INLINE fpv fp_load(struct cpu *cpu, const struct insn *i, enum fp_mem k)
 	switch (k) {
 	case M128A:
 		if (unlikely(a & 15) && !(cpu->mxcsr & MXCSR_MM))
-			fp_misaligned(cpu, i);
+			sse_misaligned(cpu, i);
 		mem_read128(cpu, i, a, &u);
 		break;
 	case M128U:
@@ -259,12 +246,12 @@ FP_INLINE void fp_set_rflags(struct cpu *cpu, uint32_t f)
 #define FP_FORMS(name, mk)                                                                         \
 	HANDLER(name##_rr)                                                                         \
 	{                                                                                          \
-		fp_enter(cpu, i);                                                                  \
+		sse_enter(cpu, i);                                                                  \
 		return name##_do(cpu, i, fp_xmm(cpu, i->base));                                    \
 	}                                                                                          \
 	HANDLER(name##_rm)                                                                         \
 	{                                                                                          \
-		fp_enter(cpu, i);                                                                  \
+		sse_enter(cpu, i);                                                                  \
 		return name##_do(cpu, i, fp_load(cpu, i, mk));                                     \
 	}
 

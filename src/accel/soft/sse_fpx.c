@@ -13,23 +13,11 @@
  */
 #include "accel/soft/sse_fp.h"
 
-void fp_unavailable(struct cpu *cpu, const struct insn *i)
-{
-	if ((cpu->cr0 & FP_CR0_EM) || !(cpu->cr4 & FP_CR4_OSFXSR))
-		insn_raise(cpu, i, EXC_UD, 0, false);
-	insn_raise(cpu, i, EXC_NM, 0, false);
-}
-
-void fp_misaligned(struct cpu *cpu, const struct insn *i)
-{
-	insn_raise(cpu, i, EXC_GP, 0, true);
-}
-
 void fp_xm(struct cpu *cpu, const struct insn *i, uint32_t flags)
 {
 	cpu->mxcsr |= flags;
 	/* Without CR4.OSXMMEXCPT an unmasked exception is #UD (vol. 1, 11.6.2). */
-	insn_raise(cpu, i, (cpu->cr4 & FP_CR4_OSXMMEXCPT) ? EXC_XM : EXC_UD, 0, false);
+	insn_raise(cpu, i, (cpu->cr4 & CR4_OSXMMEXCPT) ? EXC_XM : EXC_UD, 0, false);
 }
 
 /* ---- isolating one result element ---- */

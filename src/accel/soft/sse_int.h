@@ -23,6 +23,7 @@
 #include "accel/soft/flags.h"
 #include "accel/soft/mem.h"
 #include "accel/soft/ops.h"
+#include "accel/soft/sse_state.h"
 
 #define SSE_INLINE static inline __attribute__((always_inline))
 
@@ -34,26 +35,6 @@ typedef uint16_t v8u16 __attribute__((vector_size(16)));
 typedef int16_t v8s16 __attribute__((vector_size(16)));
 typedef uint8_t v16u8 __attribute__((vector_size(16)));
 typedef int8_t v16s8 __attribute__((vector_size(16)));
-
-#define CR0_EM     (1ULL << 2)
-#define CR0_TS     (1ULL << 3)
-#define CR4_OSFXSR (1ULL << 9)
-
-/* MXCSR: the bits LDMXCSR accepts (MXCSR_MASK of FXSAVE) are the AMD host's,
- * DAZ and MM (bit 17, misaligned SSE mode) included. */
-#define SSE_MXCSR_MASK 0x2ffffu
-#define MXCSR_MM       (1u << 17)
-
-/* ---- availability ---- */
-
-__attribute__((noreturn, cold)) void sse_unavailable(struct cpu *cpu, const struct insn *i);
-
-/* CR0.EM or !CR4.OSFXSR: #UD; CR0.TS: #NM. Constant in user mode: one never-taken branch. */
-SSE_INLINE void sse_enter(struct cpu *cpu, const struct insn *i)
-{
-	if (unlikely((cpu->cr0 & (CR0_EM | CR0_TS)) | (~cpu->cr4 & CR4_OSFXSR)))
-		sse_unavailable(cpu, i);
-}
 
 /* ---- registers ---- */
 

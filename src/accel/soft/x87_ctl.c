@@ -31,6 +31,7 @@
  * #GP(0); FXRSTOR of an MXCSR with bits outside MXCSR_MASK is #GP(0). The
  * real-mode environment layouts are not implemented (part 2).
  */
+#include "accel/soft/sse_state.h"
 #include "accel/soft/x87.h"
 
 #define CR0_MP_BIT (1ULL << 1)
@@ -289,9 +290,6 @@ ENV_HANDLERS(32, false)
 
 #define CR4_OSFXSR_BIT (1ULL << 9)
 
-/* The MXCSR bits LDMXCSR accepts here: the AMD host's (DAZ and MM, bit 17), as sse_int.h's
- * SSE_MXCSR_MASK. */
-#define FX_MXCSR_MASK 0x2ffffu
 
 #define FX_SIZE    512
 #define FX_WRITTEN 416
@@ -339,7 +337,7 @@ static void fxsave_image(const struct cpu *cpu, uint8_t *b, bool w64)
 		}
 	}
 	if (cpu->cr4 & CR4_OSFXSR_BIT) {
-		uint32_t mask = FX_MXCSR_MASK;
+		uint32_t mask = SSE_MXCSR_MASK;
 		memcpy(b + 24, &cpu->mxcsr, 4);
 		memcpy(b + 28, &mask, 4);
 	}
@@ -381,7 +379,7 @@ static void fxrstor_image(struct cpu *cpu, const struct insn *i, const uint8_t *
 	uint16_t cw, sw;
 
 	memcpy(&mxcsr, b + 24, 4);
-	if ((cpu->cr4 & CR4_OSFXSR_BIT) && (mxcsr & ~FX_MXCSR_MASK))
+	if ((cpu->cr4 & CR4_OSFXSR_BIT) && (mxcsr & ~SSE_MXCSR_MASK))
 		insn_raise(cpu, i, EXC_GP, 0, true);
 
 	memcpy(&cw, b, 2);
