@@ -57,6 +57,8 @@ struct api_vm_ops {
 	                            const struct token_bucket_config *bandwidth,
 	                            const struct token_bucket_config *ops, char *err,
 	                            size_t errlen);
+	/* Types Ctrl-Alt-Del on the guest's keyboard. NULL when not possible. */
+	int (*send_ctrl_alt_del)(void *opaque, void *vm, char *err, size_t errlen);
 };
 
 struct api_controller {

@@ -31,6 +31,7 @@
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "devices/legacy/i8042.h"
 #include "devices/virtio/blk/blk.h"
 #include "devices/virtio/mmio.h"
 #include "vmm/builder.h"
@@ -42,6 +43,7 @@ struct process {
 	struct api_server *server;
 	int signal_fd;
 	bool quit;
+	bool boot_timer; /* --boot-timer */
 };
 
 static void on_channel(struct event_loop *loop, int fd, uint32_t events, void *opaque)
@@ -58,6 +60,12 @@ static int op_start(void *opaque, const struct api_resources *res, struct vm_con
 	struct process *p = opaque;
 	struct vm *vm = NULL;
 	int serial_fd = -1;
+	if (p->boot_timer) {
+		/* Timed from InstanceStart (or the config file's boot), as Firecracker. */
+		cfg->boot_timer = true;
+		cfg->boot_timer_start_us = metrics_clock_us(CLOCK_MONOTONIC);
+		cfg->boot_timer_start_cpu_us = metrics_clock_us(CLOCK_PROCESS_CPUTIME_ID);
+	}
 	int r = vm_config_check(cfg, vm_config_host_memory(), err, errlen);
 	if (!r)
 		r = vm_config_load(cfg, err, errlen);
@@ -206,12 +214,25 @@ static int op_update_drive_limiter(void *opaque, void *vmh, unsigned disk_index,
 	return 0;
 }
 
+static int op_send_ctrl_alt_del(void *opaque, void *vmh, char *err, size_t errlen)
+{
+	(void)opaque;
+	struct vm *vm = vmh;
+	int r = vm->i8042 ? i8042_send_ctrl_alt_del(vm->i8042) : -ENODEV;
+	if (r)
+		return err_set(err, errlen, r,
+		               "the guest's keyboard is %s: it cannot take Ctrl-Alt-Del now",
+		               r == -ENODEV ? "missing" : "disabled or its buffer is full");
+	return 0;
+}
+
 static const struct api_vm_ops process_ops = {
     .start = op_start,
     .pause = op_pause,
     .resume = op_resume,
     .update_drive = op_update_drive,
     .update_drive_limiter = op_update_drive_limiter,
+    .send_ctrl_alt_del = op_send_ctrl_alt_del,
 };
 
 /* ---- start-up ---- */
@@ -360,9 +381,10 @@ int api_process_main(const struct fc_args *a, const char *vmm_version)
 		fprintf(stderr, "ember: --metrics-path: %s\n", err);
 		return FC_EXIT_GENERIC;
 	}
-	if (a->seccomp_filter || a->boot_timer || a->enable_pci)
-		log_info("--seccomp-filter, --boot-timer and --enable-pci are accepted and have no "
-		         "effect in ember yet");
+	if (a->seccomp_filter || a->enable_pci)
+		log_info("--seccomp-filter and --enable-pci are accepted and have no effect in ember "
+		         "yet");
+	p.boot_timer = a->boot_timer;
 
 	/* A closed client socket or stdout must be an error return, not a kill. */
 	signal(SIGPIPE, SIG_IGN);

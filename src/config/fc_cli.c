@@ -35,7 +35,7 @@ static const char usage[] =
     "  --mmds-size-limit N    largest MMDS data store (default: the body limit)\n"
     "  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
     "                         process start times from a launcher (for metrics)\n"
-    "  --boot-timer           accepted; ember has no boot-timer device yet\n"
+    "  --boot-timer           log the guest's boot-complete signal (write 123 to 0xd0000000)\n"
     "  --no-seccomp, --seccomp-filter PATH\n"
     "                         accepted with no effect: ember installs no seccomp\n"
     "                         filters until the jailer issue lands\n"

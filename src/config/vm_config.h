@@ -79,6 +79,10 @@ struct vm_config {
 	enum accel_kind accel;
 	struct vm_device_config devices[VM_CONFIG_MAX_DEVICES];
 	unsigned nr_devices;
+	/* Firecracker's --boot-timer: log the guest's boot-complete signal,
+	 * timed from these CLOCK_MONOTONIC / process CPU times (us). */
+	bool boot_timer;
+	uint64_t boot_timer_start_us, boot_timer_start_cpu_us;
 
 	/* Filled by vm_config_load. */
 	uint8_t *kernel;

@@ -21,6 +21,7 @@
 #include "arch/x86/msr.h"
 #include "core/log.h"
 #include "devices/legacy/acpi_pm.h"
+#include "devices/legacy/boot_timer.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/pvpanic.h"
 #include "devices/legacy/rtc.h"
@@ -93,6 +94,24 @@ static int create_legacy_devices(struct vm *vm, char *err, size_t errlen)
 	return attach(vm, PVPANIC_PORT, 1, pvpanic_access, vm->pvpanic, "pvpanic", err, errlen);
 }
 
+/* Firecracker puts its boot timer in the first device window, before the
+ * virtio devices; guests' init programs write to that address. */
+static int create_boot_timer(struct vm *vm, const struct vm_config *cfg, char *err,
+			     size_t errlen)
+{
+	if (!cfg->boot_timer)
+		return 0;
+	vm->boot_timer = boot_timer_create(cfg->boot_timer_start_us, cfg->boot_timer_start_cpu_us);
+	if (!vm->boot_timer)
+		return err_set(err, errlen, -ENOMEM, "out of memory for the boot timer");
+	int r = bus_register(&vm->mmio_bus, LAYOUT_VIRTIO_MMIO_GPA, BOOT_TIMER_SIZE,
+			     boot_timer_access, vm->boot_timer, "boot-timer");
+	if (r)
+		return err_set(err, errlen, r, "cannot register the boot timer: %s", strerror(-r));
+	vm->first_virtio_slot = 1;
+	return 0;
+}
+
 /* The GSI of the index-th virtio device, 0 when the IOAPIC has no pin left. */
 static uint32_t virtio_gsi(unsigned index)
 {
@@ -116,7 +135,7 @@ static int attach_virtio(struct vm *vm, struct virtio_device *dev, const char *n
 			 struct acpi_config *acpi, char *err, size_t errlen)
 {
 	unsigned n = vm->nr_virtio;
-	uint64_t base = LAYOUT_VIRTIO_MMIO_GPA + n * LAYOUT_VIRTIO_MMIO_SIZE;
+	uint64_t base = LAYOUT_VIRTIO_MMIO_GPA + (vm->first_virtio_slot + n) * LAYOUT_VIRTIO_MMIO_SIZE;
 	uint32_t gsi = virtio_gsi(n);
 	struct virtio_mmio *m;
 	int r;
@@ -320,6 +339,8 @@ int builder_build(const struct vm_config *cfg, const struct accel_ops *accel, st
 	if ((r = map_guest_ram(vm, cfg->mem_mib << 20, err, errlen)))
 		goto fail;
 	if ((r = create_legacy_devices(vm, err, errlen)))
+		goto fail;
+	if ((r = create_boot_timer(vm, cfg, err, errlen)))
 		goto fail;
 	if ((r = create_virtio_devices(vm, cfg, &acpi, err, errlen)))
 		goto fail;

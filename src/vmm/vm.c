@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/i8042.h"
+#include "devices/legacy/boot_timer.h"
 #include "devices/legacy/pvpanic.h"
 #include "devices/legacy/rtc.h"
 #include "devices/legacy/serial.h"
@@ -219,6 +220,7 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = vm->nr_virtio; i-- > 0;)
 		virtio_mmio_destroy(vm->virtio[i]);
 	pvpanic_destroy(vm->pvpanic);
+	boot_timer_destroy(vm->boot_timer);
 	acpi_pm_destroy(vm->acpi_pm);
 	rtc_destroy(vm->rtc);
 	i8042_destroy(vm->i8042);

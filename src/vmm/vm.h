@@ -21,6 +21,7 @@ struct i8042;
 struct rtc;
 struct acpi_pm;
 struct pvpanic;
+struct boot_timer;
 struct console;
 struct event_loop;
 struct virtio_mmio;
@@ -45,6 +46,7 @@ struct vm {
 	struct rtc *rtc;
 	struct acpi_pm *acpi_pm;
 	struct pvpanic *pvpanic;
+	struct boot_timer *boot_timer; /* NULL unless --boot-timer */
 	struct console *console;
 
 	/* The VMM thread's loop: exists from vm_create so devices can add
@@ -52,6 +54,7 @@ struct vm {
 	struct event_loop *loop;
 	struct virtio_mmio *virtio[VM_MAX_VIRTIO_DEVICES];
 	unsigned nr_virtio;
+	unsigned first_virtio_slot; /* 4 KiB windows from LAYOUT_VIRTIO_MMIO_GPA taken before */
 
 	/* vm_start ran: the vCPU threads exist, the console is served. */
 	bool started;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,7 +102,8 @@ static void test_command_byte(void **state)
 	/* A new command cancels a pending data byte. */
 	wr(f, CMD, 0x60);
 	wr(f, CMD, 0xae);
-	wr(f, DATA, 0x00);
+	wr(f, DATA, 0x00); /* so this byte goes to the keyboard, which asks to resend */
+	assert_int_equal(rd(f, DATA), 0xfe);
 	assert_int_equal(command(f, 0x20), 0x64);
 }
 
@@ -149,13 +151,86 @@ static void test_output_port(void **state)
 	wr(f, DATA, 0x5a);
 	assert_int_equal(rd(f, CMD) & 0x21, 0x01);
 	assert_int_equal(rd(f, DATA), 0x5a);
-	/* 0xd4 and bytes for the absent keyboard get no answer. */
+	/* 0xd4: bytes for the absent aux device get no answer. */
 	wr(f, CMD, 0xd4);
 	wr(f, DATA, 0xf4);
-	wr(f, DATA, 0xff);
-	wr(f, DATA, 0xf2);
 	assert_int_equal(rd(f, CMD) & 0x01, 0);
 	assert_int_equal(f->vm.requests, 0);
+}
+
+/* Reads every byte the keyboard has queued (at most max) into out. */
+static unsigned drain(struct fixture *f, uint8_t *out, unsigned max)
+{
+	unsigned n = 0;
+	while (n < max && (rd(f, CMD) & 0x01))
+		out[n++] = rd(f, DATA);
+	return n;
+}
+
+static void test_keyboard_commands(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[8];
+	wr(f, DATA, 0xff); /* reset: ACK, self-test passed */
+	assert_int_equal(drain(f, b, 8), 2);
+	assert_int_equal(b[0], 0xfa);
+	assert_int_equal(b[1], 0xaa);
+	wr(f, DATA, 0xf2); /* identify: ACK, MF2 keyboard */
+	assert_int_equal(drain(f, b, 8), 3);
+	assert_memory_equal(b, ((uint8_t[]){0xfa, 0xab, 0x83}), 3);
+	wr(f, DATA, 0xed); /* LEDs take an argument, each byte ACKed */
+	wr(f, DATA, 0x07);
+	assert_int_equal(drain(f, b, 8), 2);
+	assert_memory_equal(b, ((uint8_t[]){0xfa, 0xfa}), 2);
+	wr(f, DATA, 0xf0); /* scan-code set query */
+	wr(f, DATA, 0x00);
+	assert_int_equal(drain(f, b, 8), 3);
+	assert_memory_equal(b, ((uint8_t[]){0xfa, 0xfa, 0x02}), 3);
+	wr(f, DATA, 0xee); /* echo */
+	assert_int_equal(drain(f, b, 8), 1);
+	assert_int_equal(b[0], 0xee);
+	wr(f, DATA, 0x42); /* not a command: resend */
+	assert_int_equal(drain(f, b, 8), 1);
+	assert_int_equal(b[0], 0xfe);
+	/* IRQ1 follows the output buffer while the keyboard interrupt is on. */
+	wr(f, DATA, 0xf4);
+	assert_int_equal(f->irq.level, 1);
+	assert_int_equal(rd(f, DATA), 0xfa);
+	assert_int_equal(f->irq.level, 0);
+}
+
+static void test_ctrl_alt_del(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[32];
+	/* Translation on (the default command byte): set 1 codes. */
+	assert_int_equal(i8042_send_ctrl_alt_del(f->dev), 0);
+	assert_int_equal(f->irq.level, 1);
+	static const uint8_t set1[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+	assert_int_equal(drain(f, b, 32), sizeof(set1));
+	assert_memory_equal(b, set1, sizeof(set1));
+	/* Translation off: set 2 codes with 0xf0 break prefixes. */
+	wr(f, CMD, 0x60);
+	wr(f, DATA, 0x05);
+	assert_int_equal(i8042_send_ctrl_alt_del(f->dev), 0);
+	static const uint8_t set2[] = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11,
+	                               0xf0, 0x14};
+	assert_int_equal(drain(f, b, 32), sizeof(set2));
+	assert_memory_equal(b, set2, sizeof(set2));
+	/* A disabled keyboard (0xf5) cannot type. */
+	wr(f, DATA, 0xf5);
+	drain(f, b, 32);
+	assert_int_equal(i8042_send_ctrl_alt_del(f->dev), -EBUSY);
+	/* Keys wait while the keyboard port is disabled by the controller. */
+	wr(f, DATA, 0xf4);
+	drain(f, b, 32);
+	wr(f, CMD, 0xad);
+	assert_int_equal(i8042_send_ctrl_alt_del(f->dev), 0);
+	assert_int_equal(rd(f, CMD) & 0x01, 0);
+	wr(f, CMD, 0xae);
+	wr(f, CMD, 0x20); /* any access refills the output buffer; this one answers */
+	assert_int_equal(rd(f, DATA), 0x05); /* the reply comes first, the keys wait */
+	assert_int_equal(drain(f, b, 32), sizeof(set2));
 }
 
 static void test_reset_pulse(void **state)
@@ -237,6 +312,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reset_outport, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_ports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keyboard_commands, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctrl_alt_del, setup, teardown),
 	    cmocka_unit_test(test_no_irq_no_ctl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

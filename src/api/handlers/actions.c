@@ -5,8 +5,8 @@
  *     is a 400 carrying the loader's or builder's message, and the
  *     configuration stays as it was so the client can fix it and retry.
  *   FlushMetrics (after boot): one metrics line (handlers/logger.c).
- *   SendCtrlAltDel (after boot): ember's i8042 has no keyboard yet, so it
- *     is refused with that reason.
+ *   SendCtrlAltDel (after boot): the i8042's keyboard types Ctrl-Alt-Del;
+ *     what the guest does with it is its business (Linux: signals init).
  */
 #include <errno.h>
 #include <string.h>
@@ -83,10 +83,13 @@ void api_put_actions(struct api_controller *c, const struct api_call_args *a,
 	} else if (!strcmp(type, "SendCtrlAltDel")) {
 		if (!booted)
 			not_in_state(resp, booted);
-		else
+		else if (!c->ops->send_ctrl_alt_del)
 			api_reply_error(resp, API_STATUS_BAD_REQUEST,
-			                "SendCtrlAltDel is not supported yet: ember's i8042 has no "
-			                "keyboard to deliver Ctrl-Alt-Del through");
+			                "SendCtrlAltDel is not supported by this VMM");
+		else if (c->ops->send_ctrl_alt_del(c->ops_opaque, c->vm, err, sizeof(err)))
+			api_reply_error(resp, API_STATUS_BAD_REQUEST, "%s", err);
+		else
+			api_reply_empty(resp);
 	} else {
 		api_reply_error(resp, API_STATUS_BAD_REQUEST,
 		                "actions: field `action_type`: unknown variant `%.40s`, expected "
