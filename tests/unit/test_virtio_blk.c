@@ -199,6 +199,13 @@ static void test_parse_bad_rw(void **state)
 	assert_int_equal(parse(&ch, &lim), 0);
 	assert_int_equal(ch.req.status, VIRTIO_BLK_S_OK);
 
+	/* A data segment longer than size_max (the header and status are not data). */
+	lim.size_max = 256;
+	expect_status(&ch, &lim, VIRTIO_BLK_S_IOERR);
+	lim.size_max = 512;
+	assert_int_equal(parse(&ch, &lim), 0);
+	assert_int_equal(ch.req.status, VIRTIO_BLK_S_OK);
+
 	/* Read-only: writes fail, reads work (5.2.6.2). */
 	lim = lim_rw;
 	lim.read_only = true;

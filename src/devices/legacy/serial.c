@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/macros.h"
 
 #define SERIAL_RX_RING 4096u
@@ -199,8 +200,11 @@ static uint8_t serial_read_reg(struct serial *s, uint64_t offset)
 	case UART_RBR:
 		if (dlab)
 			return s->dll;
-		if (!s->rx_count)
+		if (!s->rx_count) {
+			metrics_inc(&metrics_uart.missed_read_count);
 			return 0;
+		}
+		metrics_inc(&metrics_uart.read_count);
 		v = s->rx[s->rx_head];
 		s->rx_head = (s->rx_head + 1) % SERIAL_RX_RING;
 		s->rx_count--;
@@ -281,8 +285,10 @@ static void serial_output(struct serial *s, int fd, uint8_t byte)
 		return;
 	for (;;) {
 		ssize_t n = write(fd, &byte, 1);
-		if (n == 1)
+		if (n == 1) {
+			metrics_inc(&metrics_uart.write_count);
 			return;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -292,6 +298,7 @@ static void serial_output(struct serial *s, int fd, uint8_t byte)
 		}
 		int err = n < 0 ? errno : EIO;
 		atomic_fetch_add(&s->tx_errors, 1);
+		metrics_inc(&metrics_uart.error_count);
 		log_warn_ratelimited("serial: output write failed: %s", strerror(err));
 		return;
 	}
@@ -388,6 +395,8 @@ size_t serial_receive(struct serial *serial, const uint8_t *buf, size_t len)
 		return len;
 	}
 	size_t n = MIN(len, SERIAL_RX_RING - serial->rx_count);
+	if (n < len)
+		metrics_inc(&metrics_uart.missed_write_count); /* host input the guest has no room for */
 	for (size_t i = 0; i < n; i++)
 		serial_rx_push(serial, buf[i]);
 	serial_update_irq(serial);

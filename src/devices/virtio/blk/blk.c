@@ -136,6 +136,7 @@ static void blk_limits_get(struct virtio_blk *blk, struct blk_limits *lim)
 	    .max_write_zeroes_sectors = blk->config.max_write_zeroes_sectors,
 	    .max_write_zeroes_seg = blk->config.max_write_zeroes_seg,
 	    .seg_max = VIRTIO_BLK_SEG_MAX,
+	    .size_max = VIRTIO_BLK_SIZE_MAX,
 	    .max_data_bytes = (uint64_t)VIRTIO_BLK_SEG_MAX * VIRTIO_BLK_SIZE_MAX,
 	};
 }

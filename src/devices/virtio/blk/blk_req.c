@@ -65,9 +65,10 @@ static void gather(const struct virtq_chain *c, bool writable, uint64_t off, voi
 	}
 }
 
-/* Slices [off, off + len) of a stream into iov; -E2BIG past cap entries. */
+/* Slices [off, off + len) of a stream into iov; -E2BIG past cap entries,
+ * -EFBIG for a segment longer than size_max (0: any length). */
 static int slice(const struct virtq_chain *c, bool writable, uint64_t off, uint64_t len,
-                 struct iovec *iov, unsigned cap, unsigned *cnt)
+                 struct iovec *iov, unsigned cap, uint64_t size_max, unsigned *cnt)
 {
 	unsigned i, end;
 	*cnt = 0;
@@ -80,6 +81,8 @@ static int slice(const struct virtq_chain *c, bool writable, uint64_t off, uint6
 		uint64_t k = MIN(len, s->len - off);
 		if (*cnt >= cap)
 			return -E2BIG;
+		if (size_max && k > size_max)
+			return -EFBIG;
 		iov[(*cnt)++] = (struct iovec){.iov_base = s->ptr + off, .iov_len = (size_t)k};
 		len -= k;
 		off = 0;
@@ -120,7 +123,11 @@ static int parse_rw(const struct virtq_chain *c, const struct blk_limits *lim, u
 	if (!range_ok(lim->capacity, sector, nr))
 		return bad(req, VIRTIO_BLK_S_IOERR, "sector range past the capacity");
 	unsigned cnt;
-	if (slice(c, in, in ? 0 : VIRTIO_BLK_HDR_SIZE, len, req->iov, MIN(cap, lim->seg_max), &cnt))
+	int r = slice(c, in, in ? 0 : VIRTIO_BLK_HDR_SIZE, len, req->iov, MIN(cap, lim->seg_max),
+	              lim->size_max, &cnt);
+	if (r == -EFBIG)
+		return bad(req, VIRTIO_BLK_S_IOERR, "a data segment larger than size_max");
+	if (r)
 		return bad(req, VIRTIO_BLK_S_IOERR, "more data segments than seg_max");
 	req->sector = sector;
 	req->nr_sectors = nr;
@@ -137,7 +144,7 @@ static int parse_get_id(const struct virtq_chain *c, uint64_t rd_data, uint64_t 
 	if (wr_data < VIRTIO_BLK_ID_BYTES)
 		return bad(req, VIRTIO_BLK_S_IOERR, "GET_ID buffer shorter than 20 bytes");
 	unsigned cnt;
-	if (slice(c, true, 0, VIRTIO_BLK_ID_BYTES, req->iov, cap, &cnt))
+	if (slice(c, true, 0, VIRTIO_BLK_ID_BYTES, req->iov, cap, 0, &cnt))
 		return bad(req, VIRTIO_BLK_S_IOERR, "GET_ID buffer in too many segments");
 	req->data_len = VIRTIO_BLK_ID_BYTES;
 	req->iovcnt = cnt;

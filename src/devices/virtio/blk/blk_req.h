@@ -62,6 +62,7 @@ struct blk_limits {
 	uint32_t max_discard_sectors, max_discard_seg;
 	uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
 	uint32_t seg_max;        /* data segments of one IN/OUT request */
+	uint32_t size_max;       /* bytes of one data segment, 0: no limit */
 	uint64_t max_data_bytes; /* data bytes of one IN/OUT request */
 };
 
