@@ -6,13 +6,13 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "accel/kvm/kvm.h"
 #include "api/controller.h"
 #include "api/process.h"
 #include "config/cli.h"
 #include "config/fc_cli.h"
 #include "core/log.h"
 #include "cpurun/cpurun.h"
+#include "vmm/accel_choice.h"
 #include "vmm/builder.h"
 
 #ifndef EMBER_VERSION
@@ -82,8 +82,9 @@ int main(int argc, char **argv)
 		vm_config_fini(cfg);
 		return EXIT_BAD_INPUT;
 	}
-	if (cfg->accel == ACCEL_KIND_SOFT) {
-		fprintf(stderr, "ember: --accel soft: the software CPU is not built yet\n");
+	const struct accel_ops *accel = accel_choose(cfg->accel, err, sizeof(err));
+	if (!accel) {
+		fprintf(stderr, "ember: %s\n", err);
 		vm_config_fini(cfg);
 		return EXIT_BAD_INPUT;
 	}
@@ -91,7 +92,7 @@ int main(int argc, char **argv)
 	/* A closed stdout must be a counted write error in the UART, not a kill. */
 	signal(SIGPIPE, SIG_IGN);
 	struct vm *vm;
-	if (builder_build(cfg, &accel_kvm_ops, &vm, err, sizeof(err))) {
+	if (builder_build(cfg, accel, &vm, err, sizeof(err))) {
 		fprintf(stderr, "ember: %s\n", err);
 		vm_config_fini(cfg);
 		return 1;

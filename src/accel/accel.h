@@ -1,7 +1,7 @@
 /*
  * The accelerator interface: what ember needs from "something that runs
  * vCPUs". KVM implements it today (accel/kvm/); the software CPU implements
- * it later (accel/soft/). Devices, the I/O bus and the boot code never call
+ * it too (accel/soft/). Devices, the I/O bus and the boot code never call
  * an accelerator directly: vmm/ does, through this table.
  *
  * Threads: vm_* and map_ram are called from the VMM thread before vCPUs
@@ -59,6 +59,18 @@ struct accel_exit {
 
 struct accel_vm_params {
 	unsigned nr_vcpus;
+	/*
+	 * Device accesses completed inside vcpu_run: an accelerator that
+	 * emulates the CPU itself (the software CPU) cannot return from
+	 * vcpu_run in the middle of an instruction, so instead of an
+	 * ACCEL_EXIT_PIO/MMIO exit it calls io with an exit of that shape
+	 * (pio.count is 1, pio.data/mmio.data point at the operand) and
+	 * continues with the data a read filled in. Called on the vCPU's
+	 * thread, from inside vcpu_run. KVM never calls it (NULL is allowed
+	 * for accelerators that exit instead). io_ctx is passed back as is.
+	 */
+	void (*io)(void *io_ctx, unsigned vcpu_index, const struct accel_exit *exit);
+	void *io_ctx;
 };
 
 #define ACCEL_RAM_DIRTY_LOG 1u

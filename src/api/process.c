@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "accel/kvm/kvm.h"
 #include "api/channel.h"
 #include "api/controller.h"
 #include "api/router.h"
@@ -34,6 +33,7 @@
 #include "devices/legacy/i8042.h"
 #include "devices/virtio/blk/blk.h"
 #include "devices/virtio/mmio.h"
+#include "vmm/accel_choice.h"
 #include "vmm/builder.h"
 #include "vmm/vm.h"
 
@@ -44,6 +44,7 @@ struct process {
 	int signal_fd;
 	bool quit;
 	bool boot_timer; /* --boot-timer */
+	enum accel_kind accel; /* --accel */
 };
 
 static void on_channel(struct event_loop *loop, int fd, uint32_t events, void *opaque)
@@ -76,8 +77,12 @@ static int op_start(void *opaque, const struct api_resources *res, struct vm_con
 			r = err_set(err, errlen, -errno, "serial_out_path %s: %s",
 			            res->serial_out_path, strerror(errno));
 	}
+	const struct accel_ops *accel = NULL;
+	cfg->accel = p->accel;
+	if (!r && !(accel = accel_choose(cfg->accel, err, errlen)))
+		r = -ENODEV;
 	if (!r)
-		r = builder_build(cfg, &accel_kvm_ops, &vm, err, errlen);
+		r = builder_build(cfg, accel, &vm, err, errlen);
 	if (!r && p->channel &&
 	    (r = event_loop_add(vm->loop, api_channel_fd(p->channel), EPOLLIN, on_channel, p)))
 		err_set(err, errlen, r, "cannot serve the API from the VM's event loop: %s",
@@ -385,6 +390,7 @@ int api_process_main(const struct fc_args *a, const char *vmm_version)
 		log_info("--seccomp-filter and --enable-pci are accepted and have no effect in ember "
 		         "yet");
 	p.boot_timer = a->boot_timer;
+	p.accel = a->accel;
 
 	/* A closed client socket or stdout must be an error return, not a kill. */
 	signal(SIGPIPE, SIG_IGN);

@@ -40,6 +40,8 @@ static const char usage[] =
     "                         accepted with no effect: ember installs no seccomp\n"
     "                         filters until the jailer issue lands\n"
     "  --enable-pci           accepted with no effect: ember's devices are virtio-mmio\n"
+    "  --accel auto|kvm|soft  (ember only) the accelerator: auto (default) takes KVM when\n"
+    "                         it runs guest code at hardware speed, else the software CPU\n"
     "  --describe-snapshot PATH, --snapshot-version\n"
     "                         refused: snapshots are not supported yet\n"
     "  --version, --help\n"
@@ -80,6 +82,7 @@ static const struct option options[] = {
     {"http-api-max-payload-size", NUMBER},
     {"mmds-size-limit", NUMBER},
     {"enable-pci", FLAG},
+    {"accel", VALUE},
     {"describe-snapshot", VALUE},
     {"snapshot-version", FLAG},
     {"version", FLAG},
@@ -170,6 +173,15 @@ static int set(struct fc_args *a, const struct option *o, const char *v, char *e
 		a->has_mmds_size_limit = true, a->mmds_size_limit = num;
 	else if (!strcmp(n, "enable-pci"))
 		a->enable_pci = true;
+	else if (!strcmp(n, "accel") && !strcmp(v, "auto"))
+		a->accel = ACCEL_KIND_AUTO;
+	else if (!strcmp(n, "accel") && !strcmp(v, "kvm"))
+		a->accel = ACCEL_KIND_KVM;
+	else if (!strcmp(n, "accel") && !strcmp(v, "soft"))
+		a->accel = ACCEL_KIND_SOFT;
+	else if (!strcmp(n, "accel"))
+		return err_set(err, errlen, -EINVAL, "--accel: '%.40s' is not one of auto, kvm, soft",
+		               v);
 	else if (!strcmp(n, "describe-snapshot"))
 		a->describe_snapshot = v, a->action = FC_DESCRIBE_SNAPSHOT;
 	else if (!strcmp(n, "snapshot-version"))

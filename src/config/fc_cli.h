@@ -6,7 +6,8 @@
  * --metrics-path, --boot-timer, --no-seccomp, --seccomp-filter,
  * --start-time-us, --start-time-cpu-us, --parent-cpu-time-us,
  * --http-api-max-payload-size, --mmds-size-limit, --enable-pci,
- * --describe-snapshot, --snapshot-version, --version, --help.
+ * --describe-snapshot, --snapshot-version, --version, --help, and ember's
+ * own --accel auto|kvm|soft.
  * "--flag value" and "--flag=value" both work. Parsing only: no files
  * are opened (api/process.c runs what it describes).
  */
@@ -17,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/vm_config.h"
 #include "core/macros.h"
 
 #define FC_DEFAULT_API_SOCK    "/run/firecracker.socket"
@@ -45,6 +47,7 @@ struct fc_args {
 	const char *level, *log_path, *module, *metrics_path;
 	bool show_level, show_log_origin;
 	bool boot_timer, no_seccomp, enable_pci;
+	enum accel_kind accel; /* --accel, ACCEL_KIND_AUTO unless given */
 	const char *seccomp_filter;
 	const char *describe_snapshot;
 	bool has_start_time_us, has_start_time_cpu_us, has_parent_cpu_time_us;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accel/soft/lockstep.h"
 #include "arch/x86/cpu_state.h"
 #include "cpurun/elf_load.h"
 #include "cpurun/syscalls.h"
@@ -143,7 +144,11 @@ static uint64_t cpu_hwcap(const struct cpu *cpu)
 static void run(struct cpurun *cr)
 {
 	while (!cr->exited) {
-		enum cpu_exit e = cpu_run(cr->cpu, 0);
+		/* EMBER_SOFT_TRACE (docs/lockstep.md): single steps while it records. */
+		uint64_t budget = 0;
+		if (unlikely(lockstep_trace_on()))
+			budget = lockstep_trace_step(cr->cpu, 0, 0);
+		enum cpu_exit e = cpu_run(cr->cpu, budget);
 		switch (e) {
 		case CPU_EXIT_SYSCALL:
 			syscalls_dispatch(cr);
@@ -248,6 +253,9 @@ int cpurun_main(int argc, char **argv)
 		return EXIT_BAD_INPUT;
 	}
 
+	if (lockstep_trace_enable_from_env())
+		return EXIT_BAD_INPUT;
+
 	struct cpurun *cr = calloc(1, sizeof(*cr));
 	if (!cr) {
 		fprintf(stderr, "ember: cpu-run: out of memory\n");
@@ -270,6 +278,7 @@ int cpurun_main(int argc, char **argv)
 		struct timespec t0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		run(cr);
+		lockstep_trace_disable();
 		status = cr->exit_status;
 		if (stats) {
 			double s = seconds_since(&t0);

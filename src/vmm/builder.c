@@ -158,7 +158,13 @@ static int attach_virtio(struct vm *vm, struct virtio_device *dev, const char *n
 			 (unsigned long long)base, strerror(-r));
 		return r;
 	}
+	/* An accelerator without the ops by design (the software CPU completes
+	 * MMIO in its own loop and raises GSIs with a function call) is not
+	 * missing anything: only a failing op is worth a warning. */
 	const struct accel_ops *accel = vm->accel;
+	if (!accel->ioeventfd || !accel->irqfd)
+		log_debug("%s: accelerator %s has no %s; the transport does it itself", name,
+			  accel->name, !accel->ioeventfd ? "ioeventfd" : "irqfd");
 	if (accel->ioeventfd && accel->ioeventfd(vm->avm, virtio_mmio_notify_fd(m),
 						 base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, false))
 		log_warn("%s: no ioeventfd, queue kicks take an MMIO exit", name);
@@ -333,7 +339,7 @@ int builder_build(const struct vm_config *cfg, const struct accel_ops *accel, st
 	}
 	vm->accel = accel;
 	vm->nr_vcpus = cfg->nr_vcpus;
-	struct accel_vm_params params = {.nr_vcpus = cfg->nr_vcpus};
+	struct accel_vm_params params = {.nr_vcpus = cfg->nr_vcpus, .io = vcpu_io, .io_ctx = vm};
 	if ((r = accel->vm_create(&params, &vm->avm, err, errlen)))
 		goto fail;
 	if ((r = map_guest_ram(vm, cfg->mem_mib << 20, err, errlen)))

@@ -40,6 +40,21 @@ static void dispatch_mmio(struct vcpu *vcpu, const struct accel_exit *exit)
 		   exit->mmio.is_write);
 }
 
+void vcpu_io(void *vm_ctx, unsigned vcpu_index, const struct accel_exit *exit)
+{
+	struct vm *vm = vm_ctx;
+	struct vcpu *vcpu = &vm->vcpus[vcpu_index];
+	if (exit->reason == ACCEL_EXIT_PIO)
+		dispatch_pio(vcpu, exit);
+	else if (exit->reason == ACCEL_EXIT_MMIO)
+		dispatch_mmio(vcpu, exit);
+	/* The access stopped the VM (ACPI power off, reset): leave vcpu_run now,
+	 * as a KVM exit would have, instead of running on until the VMM
+	 * thread's kick arrives. */
+	if (unlikely(atomic_load_explicit(&vm->stop_reason, memory_order_relaxed)))
+		vcpu_kick(vcpu);
+}
+
 void vcpu_dump_registers(struct vcpu *vcpu)
 {
 	const struct accel_ops *accel = vcpu->vm->accel;

@@ -28,6 +28,13 @@ struct vcpu {
 int vcpu_start(struct vcpu *vcpu) must_check;
 void vcpu_kick(struct vcpu *vcpu);
 void vcpu_join(struct vcpu *vcpu);
+/*
+ * accel_vm_params.io: a port or MMIO access the accelerator completes inside
+ * vcpu_run (the software CPU), dispatched and counted exactly like the
+ * ACCEL_EXIT_PIO/MMIO exits of the loop. vm_ctx is the struct vm. Runs on
+ * the thread of vCPU vcpu_index.
+ */
+void vcpu_io(void *vm_ctx, unsigned vcpu_index, const struct accel_exit *exit);
 /* Logs the vCPU's registers (on a crash). Only from the vCPU's own thread. */
 void vcpu_dump_registers(struct vcpu *vcpu);
 

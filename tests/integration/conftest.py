@@ -34,10 +34,19 @@ class Run:
         return {n: d for n, (ok, d) in self.results.items() if not ok}
 
 
-def run_ember(args, timeout=120, build=BUILD, stdin=subprocess.DEVNULL, env=None):
-    """Runs `ember ARGS...` to the end and returns a Run."""
-    proc = subprocess.run([str(build / "ember"), *args], stdin=stdin, capture_output=True,
-                          timeout=timeout, env=env)
+def with_accel(args, accel):
+    """`run ...` args with `--accel ACCEL` added (unchanged when accel is None)."""
+    args = list(args)
+    if accel and args and args[0] == "run":
+        args[1:1] = ["--accel", accel]
+    return args
+
+
+def run_ember(args, timeout=120, build=BUILD, stdin=subprocess.DEVNULL, env=None, accel=None):
+    """Runs `ember ARGS...` (with `--accel ACCEL` for `run` when given) to the end
+    and returns a Run."""
+    proc = subprocess.run([str(build / "ember"), *with_accel(args, accel)], stdin=stdin,
+                          capture_output=True, timeout=timeout, env=env)
     out = proc.stdout.decode("utf-8", "replace")
     err = proc.stderr.decode("utf-8", "replace")
     results = {m.group(1): (m.group(2) == "PASS", m.group(3)) for m in RESULT_RE.finditer(out)}
@@ -61,10 +70,27 @@ def test_guests():
     return guests
 
 
+def kvm_present():
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
 @pytest.fixture(scope="session")
 def kvm_usable():
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+    if not kvm_present():
         pytest.skip("no usable /dev/kvm on this host")
+
+
+# The accelerators a guest test runs on: every device, the boot and the VM's
+# end must behave the same on both. KVM needs /dev/kvm; the software CPU runs
+# anywhere.
+ACCELS = ["kvm", "soft"]
+
+
+@pytest.fixture(params=ACCELS)
+def accel(request):
+    if request.param == "kvm" and not kvm_present():
+        pytest.skip("no usable /dev/kvm on this host")
+    return request.param
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,8 @@ THRESHOLD_S = 0.25
 
 def spin_seconds():
     guest = BUILD / "tests" / "guest" / "ember-test.bzimage"
-    args = [str(BUILD / "ember"), "run", "--kernel", str(guest), "--cmdline", "ember.test=spin"]
+    args = [str(BUILD / "ember"), "run", "--accel", "kvm", "--kernel", str(guest),
+            "--cmdline", "ember.test=spin"]
     start = time.monotonic()
     proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
     elapsed = time.monotonic() - start

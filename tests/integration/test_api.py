@@ -14,7 +14,9 @@ files (src/api/, src/config/fc_cli.c, src/config/config_file.c).
   and truncated clients.
 - Every path and method of the OpenAPI description answers JSON, and the
   GET bodies validate against its schemas.
-- Process flags and Firecracker's exit codes (0, 1, 152, 153)."""
+- Process flags and Firecracker's exit codes (0, 1, 152, 153).
+Every test that boots a guest runs on both accelerators (the `accel`
+fixture, ember's `--accel` flag in Firecracker mode)."""
 import http.client
 import json
 import os
@@ -171,9 +173,9 @@ def curl(sock, method, url, data):
     return int(head.split()[1])
 
 
-def boot_hanging(fc, image, vcpus=2, mem=256, **kw):
-    """Configures and starts a guest that stays running; returns the process."""
-    p = fc(**kw)
+def boot_hanging(fc, image, accel, vcpus=2, mem=256, **kw):
+    """Configures and starts a guest that stays running on accel; returns the process."""
+    p = fc("--accel", accel, **kw)
     assert p.call("PUT", "/boot-source", {"kernel_image_path": str(GUEST),
                                           "boot_args": HANG})[0] == 204
     assert p.call("PUT", "/drives/rootfs", {"drive_id": "rootfs", "path_on_host": str(image),
@@ -187,9 +189,8 @@ def boot_hanging(fc, image, vcpus=2, mem=256, **kw):
 
 # ------------------------------------------------------- the getting-started flow
 
-@pytest.mark.usefixtures("kvm_usable")
-def test_getting_started_with_curl(fc, image):
-    p = fc()
+def test_getting_started_with_curl(fc, image, accel):
+    p = fc("--accel", accel)
     assert curl(p.sock, "PUT", "/boot-source", json.dumps(
         {"kernel_image_path": str(GUEST), "boot_args": HANG})) == 204
     assert curl(p.sock, "PUT", "/drives/rootfs", json.dumps(
@@ -213,11 +214,10 @@ def test_getting_started_with_curl(fc, image):
     assert p.stop() == 0  # SIGTERM: a clean stop
 
 
-@pytest.mark.usefixtures("kvm_usable")
-def test_pause_stops_the_guest(fc):
+def test_pause_stops_the_guest(fc, accel):
     """A guest printing 1 MiB through the UART (~25 KB/s on nested KVM):
     paused, its output stops; resumed, it goes on."""
-    p = fc()
+    p = fc("--accel", accel)
     assert p.call("PUT", "/boot-source", {"kernel_image_path": str(GUEST),
                                           "boot_args": "ember.test=output"})[0] == 204
     assert p.call("PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
@@ -244,9 +244,8 @@ def test_pause_stops_the_guest(fc):
     assert p.stop() == 0
 
 
-@pytest.mark.usefixtures("kvm_usable")
-def test_guest_poweroff_ends_the_process(fc):
-    p = fc()
+def test_guest_poweroff_ends_the_process(fc, accel):
+    p = fc("--accel", accel)
     assert p.call("PUT", "/boot-source", {"kernel_image_path": str(GUEST),
                                           "boot_args": "ember.test=hello"})[0] == 204
     assert p.call("PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
@@ -269,22 +268,21 @@ def config_doc(image, end="poweroff"):
     }
 
 
-@pytest.mark.usefixtures("kvm_usable")
-def test_config_file_no_api(tmp_path, image):
+def test_config_file_no_api(tmp_path, image, accel):
     cfg = tmp_path / "vm.json"
     cfg.write_text(json.dumps(config_doc(image)))
-    proc = subprocess.run([str(BUILD / "firecracker"), "--no-api", "--config-file", str(cfg)],
+    proc = subprocess.run([str(BUILD / "firecracker"), "--accel", accel, "--no-api",
+                           "--config-file", str(cfg)],
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert b"EMBER-TEST hello PASS" in proc.stdout
 
 
-@pytest.mark.usefixtures("kvm_usable")
-def test_config_file_with_api(fc, tmp_path, image):
+def test_config_file_with_api(fc, tmp_path, image, accel):
     cfg = tmp_path / "vm.json"
     doc = config_doc(image, end="hang")
     cfg.write_text(json.dumps(doc))
-    p = fc("--config-file", str(cfg), "--id", "cfg-vm")
+    p = fc("--accel", accel, "--config-file", str(cfg), "--id", "cfg-vm")
     p.wait_output("EMBER-TEST hello PASS")
     status, info = p.call("GET", "/")
     assert info == {"id": "cfg-vm", "state": "Running", "vmm_version": info["vmm_version"],
@@ -299,7 +297,8 @@ def test_config_file_with_api(fc, tmp_path, image):
     got["boot-source"]["boot_args"] = "ember.test=hello ember.end=poweroff"
     again.write_text(json.dumps(got))
     assert p.stop() == 0  # frees the image's lock
-    proc = subprocess.run([str(BUILD / "firecracker"), "--no-api", "--config-file", str(again)],
+    proc = subprocess.run([str(BUILD / "firecracker"), "--accel", accel, "--no-api",
+                           "--config-file", str(again)],
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 
@@ -498,18 +497,16 @@ def hostile_run(p, image):
     assert p.stop() == 0
 
 
-@pytest.mark.usefixtures("kvm_usable")
-def test_hostile_requests(fc, image):
-    hostile_run(boot_hanging(fc, image), image)
+def test_hostile_requests(fc, image, accel):
+    hostile_run(boot_hanging(fc, image, accel), image)
 
 
-@pytest.mark.usefixtures("kvm_usable")
 @pytest.mark.skipif(not ASAN_BUILD, reason="no ASan build given (EMBER_ASAN_BUILD)")
-def test_hostile_requests_under_asan(fc, image):
+def test_hostile_requests_under_asan(fc, image, accel):
     """The whole hostile table on the ASan+UBSan binary: no error, no leak."""
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
-    p = boot_hanging(fc, image, build=REPO / ASAN_BUILD, env=env)
+    p = boot_hanging(fc, image, accel, build=REPO / ASAN_BUILD, env=env)
     hostile_run(p, image)
     err = p.stderr()
     for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error"):
@@ -583,9 +580,8 @@ def test_preboot_validation_keeps_config(fc, image):
     assert p.stop() == 0
 
 
-@pytest.mark.usefixtures("kvm_usable")
-def test_patch_drive_swaps_image(fc, image, tmp_path):
-    p = boot_hanging(fc, image)
+def test_patch_drive_swaps_image(fc, image, tmp_path, accel):
+    p = boot_hanging(fc, image, accel)
     other = tmp_path / "other.img"
     with open(other, "wb") as f:
         f.truncate(2 << 20)
@@ -680,10 +676,9 @@ def test_openapi_preboot(fc):
     assert p.call("GET", "/")[1]["state"] == "Not started"
 
 
-@pytest.mark.usefixtures("kvm_usable")
-def test_openapi_postboot(fc, image):
+def test_openapi_postboot(fc, image, accel):
     spec = load_spec()
-    p = boot_hanging(fc, image)
+    p = boot_hanging(fc, image, accel)
     assert p.call("PUT", "/mmds", {"latest": {"meta-data": {"ami-id": "ami-1"}}})[0] == 204
     check_every_path(spec, p)
     for path, name in (("/", "InstanceInfo"), ("/version", "FirecrackerVersion"),

@@ -1,8 +1,8 @@
 """Host-side checks of `--disk` (virtio-blk): every bad input exits 2 with one
 clear line before any VM exists, images are locked (OFD locks) so two VMs
 cannot share a writable one, and a good configuration with disks attached
-boots the test guest to its `hello` and powers off. What the guest sees of
-the disks is tested from inside a guest (tests/guest)."""
+boots the test guest to its `hello` and powers off (on both accelerators).
+What the guest sees of the disks is tested from inside a guest (tests/guest)."""
 import fcntl
 import os
 import selectors
@@ -29,8 +29,9 @@ def images(tmp_path, test_guests):
             "kernel": str(test_guests["bzimage"])}
 
 
-def ember_run(f, *disk_args):
-    return run_ember(["run", "--kernel", f["kernel"], *HELLO, *disk_args], timeout=60)
+def ember_run(f, *disk_args, accel=None):
+    return run_ember(["run", "--kernel", f["kernel"], *HELLO, *disk_args], timeout=60,
+                     accel=accel)
 
 
 CASES = [
@@ -91,9 +92,9 @@ def test_locked_by_another_process(ember_bin, images, held, ro):
     assert f"--disk {images['disk']}: is locked by another process (pid {os.getpid()}" in lines[0]
 
 
-def test_boots_with_disks(ember_bin, images, kvm_usable):
+def test_boots_with_disks(ember_bin, images, accel):
     run = ember_run(images, "--disk", images["disk"] + ",id=scratch",
-                    "--disk", images["second"] + ",ro,root,cache=none", "--rng")
+                    "--disk", images["second"] + ",ro,root,cache=none", "--rng", accel=accel)
     assert run.status == 0, run.stderr
     assert run.passed("hello"), run.stdout
     # The lock went with the VM.
@@ -120,19 +121,19 @@ def wait_for(proc, text, timeout=30):
         seen += chunk
 
 
-def test_second_vm_on_a_running_vms_image(ember_bin, images, kvm_usable):
+def test_second_vm_on_a_running_vms_image(ember_bin, images, accel):
     first = subprocess.Popen(
-        [str(BUILD / "ember"), "run", "--kernel", images["kernel"],
+        [str(BUILD / "ember"), "run", "--accel", accel, "--kernel", images["kernel"],
          "--cmdline", "ember.test=hello ember.end=hang",
          "--disk", images["disk"], "--disk", images["second"] + ",ro"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(first, "EMBER-TEST hello PASS")
-        run = ember_run(images, "--disk", images["disk"])
+        run = ember_run(images, "--disk", images["disk"], accel=accel)
         assert run.status == 2, run.stderr
         assert f"is locked by another process (pid {first.pid}, ember)" in run.stderr
         # A read-only image is shared by readers.
-        run = ember_run(images, "--disk", images["second"] + ",ro")
+        run = ember_run(images, "--disk", images["second"] + ",ro", accel=accel)
         assert run.status == 0, run.stderr
         assert run.passed("hello")
     finally:

@@ -1,5 +1,6 @@
-"""The terminal side: with stdin a terminal, Ctrl-A x quits ember (status 0)
-and the terminal is restored; SIGTERM stops the VM cleanly."""
+"""The terminal side, on both accelerators (the `accel` fixture): with stdin a
+terminal, Ctrl-A x quits ember (status 0) and the terminal is restored;
+SIGTERM stops the VM cleanly."""
 import os
 import pty
 import select
@@ -11,8 +12,6 @@ import time
 import pytest
 
 from conftest import BUILD
-
-pytestmark = pytest.mark.usefixtures("kvm_usable")
 
 
 def read_until(fd, needle, timeout=30):
@@ -28,18 +27,18 @@ def read_until(fd, needle, timeout=30):
     return data
 
 
-def start_hanging_guest(test_guests, stdin):
+def start_hanging_guest(test_guests, stdin, accel):
     return subprocess.Popen(
-        [str(BUILD / "ember"), "run", "--kernel", str(test_guests["bzimage"]),
+        [str(BUILD / "ember"), "run", "--accel", accel, "--kernel", str(test_guests["bzimage"]),
          "--cmdline", "ember.test=hello ember.end=hang"],
         stdin=stdin, stdout=stdin if isinstance(stdin, int) else subprocess.PIPE,
         stderr=subprocess.PIPE)
 
 
-def test_escape_sequence_quits_and_restores_terminal(test_guests):
+def test_escape_sequence_quits_and_restores_terminal(test_guests, accel):
     master, slave = pty.openpty()
     before = termios.tcgetattr(slave)
-    proc = start_hanging_guest(test_guests, slave)
+    proc = start_hanging_guest(test_guests, slave, accel)
     try:
         assert b"EMBER-TEST hello PASS" in read_until(master, b"hello PASS")
         # Raw mode while running: ICANON and ISIG are off, so Ctrl-C is a byte for the guest.
@@ -58,8 +57,8 @@ def test_escape_sequence_quits_and_restores_terminal(test_guests):
         os.close(slave)
 
 
-def test_sigterm_stops_cleanly(test_guests):
-    proc = start_hanging_guest(test_guests, subprocess.DEVNULL)
+def test_sigterm_stops_cleanly(test_guests, accel):
+    proc = start_hanging_guest(test_guests, subprocess.DEVNULL, accel)
     try:
         time.sleep(0.5)
         assert proc.poll() is None
@@ -71,10 +70,10 @@ def test_sigterm_stops_cleanly(test_guests):
             proc.kill()
 
 
-def test_stdin_reaches_the_guest_uart(test_guests):
+def test_stdin_reaches_the_guest_uart(test_guests, accel):
     """Host stdin -> console -> UART receive FIFO -> guest, which echoes the line."""
     proc = subprocess.Popen(
-        [str(BUILD / "ember"), "run", "--kernel", str(test_guests["bzimage"]),
+        [str(BUILD / "ember"), "run", "--accel", accel, "--kernel", str(test_guests["bzimage"]),
          "--cmdline", "ember.test=echo"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate(b"typed-on-the-host\n", timeout=60)
@@ -82,10 +81,12 @@ def test_stdin_reaches_the_guest_uart(test_guests):
     assert b"EMBER-TEST echo PASS typed-on-the-host" in out
 
 
-def test_stop_with_aps_never_started(test_guests):
-    """APs waiting for INIT/SIPI inside KVM_RUN must still be kicked and joined."""
+def test_stop_with_aps_never_started(test_guests, accel):
+    """APs waiting for INIT/SIPI (inside KVM_RUN, or asleep in the software CPU's
+    loop) must still be kicked and joined."""
     proc = subprocess.run(
-        [str(BUILD / "ember"), "run", "--kernel", str(test_guests["pvh"]), "--cpus", "4",
+        [str(BUILD / "ember"), "run", "--accel", accel, "--kernel", str(test_guests["pvh"]),
+         "--cpus", "4",
          "--cmdline", "ember.test=hello"],
         stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     assert proc.returncode == 0, proc.stderr

@@ -1,9 +1,9 @@
 """ember's virtio-mmio devices driven by the test guest's own driver
-(tests/guest/virtio*.c): discovery through the DSDT's LNRO0005 devices, the
-init sequence, split-ring requests, and a hostile guest that breaks every
-virtqueue rule and expects DEVICE_NEEDS_RESET, a working reset, and a
-working neighbour device. ember must never crash and must rate-limit what
-a guest can make it log.
+(tests/guest/virtio*.c), on both accelerators (the `accel` fixture):
+discovery through the DSDT's LNRO0005 devices, the init sequence, split-ring
+requests, and a hostile guest that breaks every virtqueue rule and expects
+DEVICE_NEEDS_RESET, a working reset, and a working neighbour device. ember
+must never crash and must rate-limit what a guest can make it log.
 
 virtio-rng runs always; virtio-blk once ember has `--disk` (skipped with
 "virtio-blk not in this build" before). Each boot is well under a second
@@ -14,8 +14,6 @@ import subprocess
 import pytest
 
 from conftest import ASAN_BUILD, BUILD, REPO, run_ember
-
-pytestmark = pytest.mark.usefixtures("kvm_usable")
 
 SECTOR = 512
 DISK_SECTORS = 8192  # 4 MiB
@@ -37,10 +35,10 @@ def pattern(sector):
     return bytes(((sector * 131 + i * 7 + 0x5A) & 0xFF) for i in range(SECTOR))
 
 
-def boot(guest, tests, devices=(), cmdline="", timeout=60, build=BUILD, env=None):
+def boot(accel, guest, tests, devices=(), cmdline="", timeout=60, build=BUILD, env=None):
     args = ["run", "--kernel", str(guest), *devices,
             "--cmdline", f"ember.test={tests} {cmdline}".strip()]
-    return run_ember(args, timeout=timeout, build=build, env=env)
+    return run_ember(args, timeout=timeout, build=build, env=env, accel=accel)
 
 
 def virtio_results(run, prefix):
@@ -70,8 +68,8 @@ def image(tmp_path):
 
 
 @pytest.mark.parametrize("entry", ["bzimage", "pvh"])
-def test_rng(test_guests, entry):
-    run = boot(test_guests[entry], "virtio-rng", ["--rng"])
+def test_rng(test_guests, entry, accel):
+    run = boot(accel, test_guests[entry], "virtio-rng", ["--rng"])
     assert run.status == 0, run.stderr
     assert run.passed("virtio-rng"), run.stdout
     detail = run.detail("virtio-rng")
@@ -80,8 +78,8 @@ def test_rng(test_guests, entry):
     assert "base=0xd0000000 gsi=5 " in detail, detail
 
 
-def test_no_device_is_reported_not_crashed(test_guests):
-    run = boot(test_guests["bzimage"], "virtio-rng")
+def test_no_device_is_reported_not_crashed(test_guests, accel):
+    run = boot(accel, test_guests["bzimage"], "virtio-rng")
     assert run.status == 0, run.stderr
     assert not run.passed("virtio-rng")
     assert "no virtio-rng" in run.detail("virtio-rng")
@@ -105,22 +103,22 @@ def check_hostile(run, victim, other):
     assert len(run.stderr.splitlines()) <= 40, run.stderr
 
 
-def test_hostile_rng(test_guests):
-    run = boot(test_guests["bzimage"], "virtio-hostile", ["--rng"])
+def test_hostile_rng(test_guests, accel):
+    run = boot(accel, test_guests["bzimage"], "virtio-hostile", ["--rng"])
     check_hostile(run, "rng", "none")
     assert "skipped=only-one-device" in run.detail("virtio-hostile-isolation")
 
 
-def test_rng_after_hostile_in_one_boot(test_guests):
+def test_rng_after_hostile_in_one_boot(test_guests, accel):
     """The device the hostile guest broke a dozen times still serves a clean driver."""
-    run = boot(test_guests["pvh"], "virtio-hostile,virtio-rng", ["--rng"])
+    run = boot(accel, test_guests["pvh"], "virtio-hostile,virtio-rng", ["--rng"])
     assert run.status == 0, run.stderr
     assert run.passed("virtio-hostile"), run.detail("virtio-hostile")
     assert run.passed("virtio-rng"), run.detail("virtio-rng")
 
 
 @pytest.mark.skipif(not ASAN_BUILD, reason="no ASan build given (EMBER_ASAN_BUILD)")
-def test_hostile_under_asan(test_guests, image):
+def test_hostile_under_asan(test_guests, image, accel):
     """The hostile guest on the ASan+UBSan binary: against the blk (with the rng
     beside it) when that build has --disk, else against the rng."""
     build = REPO / ASAN_BUILD
@@ -131,7 +129,7 @@ def test_hostile_under_asan(test_guests, image):
         devices, victim, other = ["--disk", str(image[0]), "--rng"], "blk", "rng"
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
-    run = boot(test_guests["bzimage"], "virtio-hostile", devices, build=build, env=env,
+    run = boot(accel, test_guests["bzimage"], "virtio-hostile", devices, build=build, env=env,
                timeout=120)
     assert "ERROR: AddressSanitizer" not in run.stderr
     assert "ERROR: LeakSanitizer" not in run.stderr
@@ -146,9 +144,9 @@ def blk_cmdline(**keys):
     return " ".join(f"ember.{k}={v}" for k, v in keys.items())
 
 
-def test_blk(test_guests, disk_support, image):
+def test_blk(test_guests, disk_support, image, accel):
     path, before = image
-    run = boot(test_guests["bzimage"], "virtio-blk",
+    run = boot(accel, test_guests["bzimage"], "virtio-blk",
                ["--disk", f"{path},id=embertest", "--rng"],
                blk_cmdline(blkid="embertest", blkcap=DISK_SECTORS, blkro=0))
     assert run.status == 0, run.stderr
@@ -179,9 +177,9 @@ def test_blk(test_guests, disk_support, image):
                 f"sector {s} changed"
 
 
-def test_blk_read_only(test_guests, disk_support, image):
+def test_blk_read_only(test_guests, disk_support, image, accel):
     path, before = image
-    run = boot(test_guests["bzimage"], "virtio-blk", ["--disk", f"{path},ro"],
+    run = boot(accel, test_guests["bzimage"], "virtio-blk", ["--disk", f"{path},ro"],
                blk_cmdline(blkcap=DISK_SECTORS, blkro=1))
     assert run.status == 0, run.stderr
     failed = {n: d for n, (ok, d) in virtio_results(run, "virtio-blk").items() if not ok}
@@ -191,20 +189,20 @@ def test_blk_read_only(test_guests, disk_support, image):
     assert path.read_bytes() == before
 
 
-def test_blk_read_hash(test_guests, disk_support, image):
+def test_blk_read_hash(test_guests, disk_support, image, accel):
     path, data = image
     sectors = 100  # 50 KiB: one full 32 KiB request and a partial one
     want = fnv1a32(data[:sectors * SECTOR])
-    run = boot(test_guests["pvh"], "virtio-blk-read", ["--disk", str(path)],
+    run = boot(accel, test_guests["pvh"], "virtio-blk-read", ["--disk", str(path)],
                blk_cmdline(blksectors=sectors, blksum=f"{want:08x}"))
     assert run.status == 0, run.stderr
     assert run.passed("virtio-blk-read"), run.detail("virtio-blk-read")
     assert f"fnv={want:08x}" in run.detail("virtio-blk-read")
 
 
-def test_hostile_blk(test_guests, disk_support, image):
+def test_hostile_blk(test_guests, disk_support, image, accel):
     path, before = image
-    run = boot(test_guests["bzimage"], "virtio-hostile", ["--disk", str(path), "--rng"])
+    run = boot(accel, test_guests["bzimage"], "virtio-hostile", ["--disk", str(path), "--rng"])
     check_hostile(run, "blk", "rng")
     assert run.passed("virtio-hostile-blkfmt"), run.detail("virtio-hostile-blkfmt")
     iso = run.detail("virtio-hostile-isolation")
@@ -213,11 +211,12 @@ def test_hostile_blk(test_guests, disk_support, image):
     assert path.read_bytes() == before
 
 
-def test_blk_reset_with_io_in_flight(test_guests, disk_support, image):
+def test_blk_reset_with_io_in_flight(test_guests, disk_support, image, accel):
     """cache=none keeps the reads in flight at the reset (page-cache reads finish inside
     the submit). The guest then checks that nothing of them reaches its memory."""
     path, _ = image
-    run = boot(test_guests["bzimage"], "virtio-blk-reset", ["--disk", f"{path},cache=none"])
+    run = boot(accel, test_guests["bzimage"], "virtio-blk-reset",
+               ["--disk", f"{path},cache=none"])
     if run.status != 0 and "cache" in run.stderr:
         pytest.skip(f"no O_DIRECT here: {run.stderr.strip()[-200:]}")
     assert run.status == 0, run.stderr

@@ -156,6 +156,15 @@ static void test_fc_cli(void **state)
 	assert_int_equal(a.action, FC_VERSION);
 	assert_int_equal(FC_PARSE(&a, err, "--describe-snapshot", "s"), 0);
 	assert_int_equal(a.action, FC_DESCRIBE_SNAPSHOT);
+	/* ember's own --accel: auto unless given. */
+	assert_int_equal(FC_PARSE(&a, err, "--api-sock", "s"), 0);
+	assert_int_equal(a.accel, ACCEL_KIND_AUTO);
+	assert_int_equal(FC_PARSE(&a, err, "--accel", "soft", "--api-sock", "s"), 0);
+	assert_int_equal(a.accel, ACCEL_KIND_SOFT);
+	assert_int_equal(FC_PARSE(&a, err, "--accel=kvm"), 0);
+	assert_int_equal(a.accel, ACCEL_KIND_KVM);
+	assert_int_not_equal(FC_PARSE(&a, err, "--accel", "tcg"), 0);
+	assert_non_null(strstr(err, "auto, kvm, soft"));
 }
 
 static void test_fc_cli_wanted(void **state)

@@ -1,8 +1,9 @@
 /*
  * The code cache (codecache.h): building blocks with the decoder, the
- * (rip, mode) hash table, the host-page index and invalidation for
- * self-modifying code (SDM vol. 3, 11.6: a write to code takes effect
- * before the modified instruction executes).
+ * (rip, mode, CPL, CS base, host pages) hash table, the per-privilege jump
+ * caches, the host-page index and invalidation for self-modifying code
+ * (SDM vol. 3, 11.6: a write to code takes effect before the modified
+ * instruction executes).
  */
 #include "accel/soft/codecache.h"
 
@@ -12,6 +13,7 @@
 
 #include "accel/soft/decode.h"
 #include "accel/soft/mem.h"
+#include "accel/soft/tlb.h"
 
 #define PAGE_BUCKETS    4096
 #define CACHE_MAX_BYTES (256ULL << 20) /* past this, everything is dropped */
@@ -23,15 +25,42 @@ struct page_head {
 	struct block_page *blocks;
 };
 
-static size_t hash_rip(uint64_t rip, unsigned mode, size_t nbuckets)
+static size_t hash_rip(uint64_t rip, uint64_t cs_base, unsigned mode, unsigned cpl, size_t nbuckets)
 {
-	return (size_t)(((rip ^ ((uint64_t)mode << 60)) * 0x9e3779b97f4a7c15ULL) >> 20) &
-	       (nbuckets - 1);
+	uint64_t k = rip ^ (cs_base << 20) ^ ((uint64_t)mode << 60) ^ ((uint64_t)cpl << 58);
+	return (size_t)((k * 0x9e3779b97f4a7c15ULL) >> 20) & (nbuckets - 1);
+}
+
+static size_t hash_block(const struct block *b, size_t nbuckets)
+{
+	return hash_rip(b->rip, b->cs_base, b->mode, b->cpl, nbuckets);
+}
+
+/* CS base for linear addresses of code: none in 64-bit mode. */
+static uint64_t code_base(const struct cpu *cpu)
+{
+	return cpu->mode == CPU_MODE_LONG64 ? 0 : cpu->seg[S_CS].base;
 }
 
 static size_t hash_page(uintptr_t page)
 {
 	return (size_t)((page >> 12) * 0x9e3779b97f4a7c15ULL >> 40) & (PAGE_BUCKETS - 1);
+}
+
+static void jc_bank_clear(struct code_cache *c, unsigned bank)
+{
+	if (!c->jc_used[bank])
+		return; /* e.g. the user bank on CR3 loads while the kernel pokes text */
+	memset(c->jc_bank[bank], 0, sizeof(c->jc_bank[bank]));
+	memset(c->jc_regions[bank], 0, sizeof(c->jc_regions[bank]));
+	c->jc_nonglobal[bank] = 0;
+	c->jc_used[bank] = 0;
+}
+
+/* The jc_regions bit of the 2 MiB region holding linear address lin. */
+static unsigned jc_region_bit(uint64_t lin)
+{
+	return (unsigned)(((lin >> 21) * 0x9e3779b97f4a7c15ULL) >> 52) & (JC_REGION_BITS - 1);
 }
 
 int code_cache_create(struct cpu *cpu)
@@ -50,6 +79,9 @@ int code_cache_create(struct cpu *cpu)
 		free(c);
 		return -ENOMEM;
 	}
+	c->jc = c->jc_bank[0];
+	cpu->jc = c->jc;
+	c->jc_ctx[0].mode = c->jc_ctx[1].mode = 0xff; /* no context yet */
 	cpu->cache = c;
 	return 0;
 }
@@ -67,6 +99,7 @@ void code_cache_destroy(struct cpu *cpu)
 	free(c->step);
 	free(c);
 	cpu->cache = NULL;
+	cpu->jc = NULL;
 }
 
 static struct page_head *page_find(struct code_cache *c, uintptr_t page, bool create)
@@ -89,7 +122,7 @@ static struct page_head *page_find(struct code_cache *c, uintptr_t page, bool cr
 
 static void block_unlink(struct code_cache *c, struct block *b)
 {
-	struct block **pp = &c->buckets[hash_rip(b->rip, b->mode, c->nbuckets)];
+	struct block **pp = &c->buckets[hash_block(b, c->nbuckets)];
 	while (*pp && *pp != b)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -101,8 +134,9 @@ static void block_unlink(struct code_cache *c, struct block *b)
 			bp->next->pprev = bp->pprev;
 	}
 	unsigned j = jc_index(b->rip);
-	if (c->jc[j] == b)
-		c->jc[j] = NULL;
+	for (unsigned k = 0; k < 2; k++)
+		if (c->jc_bank[k][j] == b)
+			c->jc_bank[k][j] = NULL;
 	c->nblocks--;
 	c->bytes -= sizeof(*b) + (b->n + 1) * sizeof(struct insn);
 	c->gen++;
@@ -126,21 +160,16 @@ static void block_drop(struct cpu *cpu, struct block *b)
 void code_cache_reap_slow(struct cpu *cpu)
 {
 	struct code_cache *c = cpu->cache;
+	if (atomic_load_explicit(&cpu->interrupt_request, memory_order_relaxed) & CPU_INT_MEM) {
+		/* Clear first: a request posted while we sync sets it again. */
+		atomic_fetch_and(&cpu->interrupt_request, ~CPU_INT_MEM);
+		if (cpu->mem->sync)
+			cpu->mem->sync(cpu);
+	}
 	while (c->stale) {
 		struct block *b = c->stale;
 		c->stale = b->hnext;
 		free(b);
-	}
-}
-
-/* Drops the TLB entries that map host page hpage (their flags are stale). */
-static void tlb_drop_host(struct cpu *cpu, uintptr_t hpage)
-{
-	for (unsigned k = 0; k < CPU_TLB_SIZE; k++) {
-		struct cpu_tlb_entry *e = &cpu->tlb[k];
-		uint64_t page = tlb_entry_page(e);
-		if (page != TLB_TAG_EMPTY && (uintptr_t)((intptr_t)page + e->addend) == hpage)
-			tlb_entry_clear(e);
 	}
 }
 
@@ -160,7 +189,7 @@ void cpu_code_flush(struct cpu *cpu)
 		}
 	}
 	c->npages = 0;
-	memset(c->jc, 0, sizeof(c->jc));
+	code_cache_jc_flush(cpu);
 	/* Writes to former code pages may take the fast path again. */
 	cpu_tlb_flush(cpu);
 }
@@ -185,20 +214,63 @@ bool cpu_code_invalidate(struct cpu *cpu, const void *host, size_t len)
 				block_drop(cpu, bp->block);
 		}
 		left |= ph->blocks != NULL;
-		tlb_drop_host(cpu, page);
+		/* Code gone: later translations may let writes take the fast path. While blocks
+		   remain the entries would be refilled the same, and a data write next to code
+		   would pay a scan of the TLB each time. */
+		if (!ph->blocks)
+			tlb_drop_host(cpu, page);
 	}
 	return left;
 }
 
+/* The linear address of CS offset off (32-bit wrap outside 64-bit mode). */
+static uint64_t code_linear(const struct cpu *cpu, uint64_t off)
+{
+	if (cpu->mode == CPU_MODE_LONG64)
+		return off;
+	return (uint32_t)(off + cpu->seg[S_CS].base);
+}
+
+/* Translates linear page lin for a fetch and fills the TLB's fetch tag. */
+static uint8_t *fetch_translate(struct cpu *cpu, uint64_t lin)
+{
+	if (cpu->mode == CPU_MODE_LONG64 && !mem_canonical(lin))
+		cpu_raise(cpu, EXC_GP, 0, true);
+	if (!cpu->user && cpu->tlb_user != (cpu->cpl == 3))
+		tlb_set_user(cpu, cpu->cpl == 3);
+	unsigned flags = 0;
+	uint64_t page = lin & SOFT_PAGE_MASK;
+	uint8_t *host = cpu->mem->translate(cpu, lin, CPU_ACCESS_FETCH, &flags);
+	/* Entries filled before the page held code would let writes bypass code_written. */
+	if (flags & TLB_NEWCODE)
+		tlb_drop_host(cpu, (uintptr_t)host);
+	struct cpu_tlb_entry *e = tlb_entry_for(cpu, page);
+	intptr_t addend = (intptr_t)(uintptr_t)host - (intptr_t)page;
+	unsigned k = (unsigned)(page >> 12) & (CPU_TLB_SIZE - 1);
+	if (tlb_entry_page(e) != page || e->addend != addend) {
+		tlb_entry_clear(e);
+		e->addend = addend;
+		cpu->tlb_global[k] = (uint8_t)(((flags & TLB_GLOBAL) ? TLBE_GLOBAL : 0) |
+		                               ((flags & TLB_LARGE) ? TLBE_LARGE : 0));
+	}
+	if (!(flags & TLB_NOFILL))
+		e->tag_fetch = page;
+	return host;
+}
+
+/* The host page holding linear address lin, for a lookup: the TLB's fetch tag first. */
+static uintptr_t fetch_host(struct cpu *cpu, uint64_t lin)
+{
+	uint64_t page = lin & SOFT_PAGE_MASK;
+	const struct cpu_tlb_entry *e = tlb_entry_for(cpu, page);
+	if (likely(e->tag_fetch == page && (cpu->user || cpu->tlb_user == (cpu->cpl == 3))))
+		return (uintptr_t)((intptr_t)page + e->addend);
+	return (uintptr_t)fetch_translate(cpu, lin);
+}
+
 const uint8_t *code_cache_fetch_page(struct cpu *cpu, uint64_t vaddr)
 {
-	if (cpu->mode == CPU_MODE_LONG64 && !mem_canonical(vaddr))
-		cpu_raise(cpu, EXC_GP, 0, true);
-	unsigned flags = 0;
-	uint8_t *host = cpu->mem->translate(cpu, vaddr, CPU_ACCESS_FETCH, &flags);
-	/* Entries filled before the page held code would let writes bypass code_written. */
-	tlb_drop_host(cpu, (uintptr_t)host);
-	return host;
+	return fetch_translate(cpu, code_linear(cpu, vaddr));
 }
 
 static bool ends_block(const struct insn *i)
@@ -210,8 +282,10 @@ static bool ends_block(const struct insn *i)
 static unsigned decode_run(struct cpu *cpu, uint64_t rip, struct insn *tmp, unsigned max,
                            struct fetch *f)
 {
-	f->page = rip & SOFT_PAGE_MASK;
-	f->host[0] = code_cache_fetch_page(cpu, rip);
+	/* f->page is the CS offset of the linear page's start: not aligned when CS base is not. */
+	uint64_t lin = code_linear(cpu, rip);
+	f->page = rip - (lin & ~SOFT_PAGE_MASK);
+	f->host[0] = fetch_translate(cpu, lin);
 	f->host[1] = NULL;
 	unsigned n = 0;
 	uint64_t pc = rip;
@@ -220,7 +294,7 @@ static unsigned decode_run(struct cpu *cpu, uint64_t rip, struct insn *tmp, unsi
 		if (decode_insn(cpu, f, pc, &tmp[n]) == DECODE_CROSS)
 			break;
 		pc += tmp[n].len;
-		if (ends_block(&tmp[n++]) || (pc & SOFT_PAGE_MASK) != f->page)
+		if (ends_block(&tmp[n++]) || pc - f->page >= SOFT_PAGE_SIZE)
 			break;
 	}
 	return n;
@@ -232,6 +306,8 @@ static void block_fill(struct cpu *cpu, struct block *b, uint64_t rip, const str
 	b->rip = rip;
 	b->n = n;
 	b->mode = (uint8_t)cpu->mode;
+	b->cpl = cpu->cpl;
+	b->cs_base = code_base(cpu);
 	b->end_rip = rip;
 	for (unsigned k = 0; k < n; k++)
 		b->end_rip += tmp[k].len;
@@ -239,6 +315,7 @@ static void block_fill(struct cpu *cpu, struct block *b, uint64_t rip, const str
 	memset(&b->insn[n], 0, sizeof(b->insn[n]));
 	b->insn[n].fn = insn_end;
 	b->npages = 0;
+	b->global = false;
 }
 
 struct block *code_cache_single(struct cpu *cpu, uint64_t rip)
@@ -260,7 +337,7 @@ static void grow_buckets(struct code_cache *c)
 		while (c->buckets[k]) {
 			struct block *b = c->buckets[k];
 			c->buckets[k] = b->hnext;
-			size_t h = hash_rip(b->rip, b->mode, n);
+			size_t h = hash_block(b, n);
 			b->hnext = nb[h];
 			nb[h] = b;
 		}
@@ -299,7 +376,7 @@ static bool block_insert(struct code_cache *c, struct block *b, const struct fet
 		ph[k]->blocks = bp;
 	}
 	b->npages = (uint8_t)npages;
-	size_t h = hash_rip(b->rip, b->mode, c->nbuckets);
+	size_t h = hash_block(b, c->nbuckets);
 	b->hnext = c->buckets[h];
 	c->buckets[h] = b;
 	c->nblocks++;
@@ -311,20 +388,100 @@ static bool block_insert(struct code_cache *c, struct block *b, const struct fet
 
 void code_cache_set_mode(struct cpu *cpu)
 {
+	bool user = cpu->cpl == 3;
+	if (!cpu->user)
+		tlb_set_user(cpu, user);
 	struct code_cache *c = cpu->cache;
-	if (c->jc_mode != (uint8_t)cpu->mode) {
-		memset(c->jc, 0, sizeof(c->jc));
-		c->jc_mode = (uint8_t)cpu->mode;
+	if (!c)
+		return;
+	struct jc_context *ctx = &c->jc_ctx[user];
+	uint64_t base = code_base(cpu);
+	c->jc = c->jc_bank[user];
+	cpu->jc = c->jc;
+	if (ctx->mode != (uint8_t)cpu->mode || ctx->cpl != cpu->cpl || ctx->cs_base != base) {
+		jc_bank_clear(c, user);
+		ctx->mode = (uint8_t)cpu->mode;
+		ctx->cpl = cpu->cpl;
+		ctx->cs_base = base;
 	}
+}
+
+void code_cache_jc_flush(struct cpu *cpu)
+{
+	jc_bank_clear(cpu->cache, 0);
+	jc_bank_clear(cpu->cache, 1);
+}
+
+void code_cache_jc_flush_nonglobal(struct cpu *cpu)
+{
+	struct code_cache *c = cpu->cache;
+	/* User code is not global in practice: clearing beats looking at each block. */
+	jc_bank_clear(c, 1);
+	if (!c->jc_nonglobal[0])
+		return; /* the usual case: only kernel text */
+	for (unsigned k = 0; k < JC_SIZE; k++)
+		if (c->jc_bank[0][k] && !c->jc_bank[0][k]->global)
+			c->jc_bank[0][k] = NULL;
+	c->jc_nonglobal[0] = 0;
+}
+
+void code_cache_jc_flush_page(struct cpu *cpu, uint64_t linear)
+{
+	struct code_cache *c = cpu->cache;
+	/* By 2 MiB region: INVLPG drops a large page's translation wherever in it. */
+	unsigned bit = jc_region_bit(linear);
+	for (unsigned bank = 0; bank < 2; bank++)
+		if (c->jc_regions[bank][bit / 64] & (1ULL << (bit % 64)))
+			jc_bank_clear(c, bank);
+}
+
+/* Remembers b in the current jump cache. */
+static void jc_insert(struct cpu *cpu, struct block *b)
+{
+	struct code_cache *c = cpu->cache;
+	unsigned bank = (unsigned)(c->jc - c->jc_bank[0]) / JC_SIZE;
+	uint64_t lin = b->cs_base + b->rip;
+	c->jc[jc_index(b->rip)] = b;
+	/* A block may end in the next region: its last byte's region counts too. */
+	unsigned bits[2] = {jc_region_bit(lin), jc_region_bit(b->cs_base + b->end_rip - 1)};
+	for (unsigned k = 0; k < 2; k++)
+		c->jc_regions[bank][bits[k] / 64] |= 1ULL << (bits[k] % 64);
+	c->jc_nonglobal[bank] += !b->global;
+	c->jc_used[bank]++;
+}
+
+/* Is linear page lin mapped global in the fetch TLB (just filled by the decoder)? */
+static bool fetch_global(const struct cpu *cpu, uint64_t lin)
+{
+	uint64_t page = lin & SOFT_PAGE_MASK;
+	unsigned k = (unsigned)(page >> 12) & (CPU_TLB_SIZE - 1);
+	return cpu->tlb[k].tag_fetch == page && (cpu->tlb_global[k] & TLBE_GLOBAL);
+}
+
+/* Does b, cached for this (rip, mode, CPL, CS base), come from the pages rip reaches now? */
+static bool block_pages_match(struct cpu *cpu, const struct block *b, uintptr_t host0)
+{
+	if (b->pages[0].page != host0)
+		return false;
+	if (b->npages < 2)
+		return true;
+	uint64_t next = (code_linear(cpu, b->rip) & SOFT_PAGE_MASK) + SOFT_PAGE_SIZE;
+	if (cpu->mode != CPU_MODE_LONG64)
+		next = (uint32_t)next;
+	return b->pages[1].page == fetch_host(cpu, next);
 }
 
 struct block *code_cache_find_slow(struct cpu *cpu, uint64_t rip)
 {
 	struct code_cache *c = cpu->cache;
-	uint8_t mode = (uint8_t)cpu->mode;
-	for (struct block *b = c->buckets[hash_rip(rip, mode, c->nbuckets)]; b; b = b->hnext) {
-		if (b->rip == rip && b->mode == mode) {
-			c->jc[jc_index(rip)] = b;
+	uint8_t mode = (uint8_t)cpu->mode, cpl = cpu->cpl;
+	uint64_t base = code_base(cpu);
+	uintptr_t host0 = fetch_host(cpu, code_linear(cpu, rip));
+	for (struct block *b = c->buckets[hash_rip(rip, base, mode, cpl, c->nbuckets)]; b;
+	     b = b->hnext) {
+		if (b->rip == rip && b->mode == mode && b->cpl == cpl && b->cs_base == base &&
+		    block_pages_match(cpu, b, host0)) {
+			jc_insert(cpu, b);
 			return b;
 		}
 	}
@@ -341,7 +498,10 @@ struct block *code_cache_find_slow(struct cpu *cpu, uint64_t rip)
 		free(b);
 		goto step;
 	}
-	c->jc[jc_index(rip)] = b;
+	uint64_t lin = code_linear(cpu, rip);
+	b->global = !cpu->user && fetch_global(cpu, lin) &&
+	            (b->npages < 2 || fetch_global(cpu, (lin & SOFT_PAGE_MASK) + SOFT_PAGE_SIZE));
+	jc_insert(cpu, b);
 	return b;
 step:
 	/* Out of memory: run one instruction at a time rather than fail. */

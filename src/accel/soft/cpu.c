@@ -20,11 +20,9 @@
 #include "accel/soft/cpuid.h"
 #include "accel/soft/flags.h"
 #include "accel/soft/mem.h"
+#include "accel/soft/sys.h"
 #include "arch/x86/cpu_state.h"
 #include "core/log.h"
-
-#define CR4_OSFXSR     (1ULL << 9)
-#define CR4_OSXMMEXCPT (1ULL << 10)
 
 /* Descriptor attributes (cpu_segment.attr): type | S | DPL | P, then AVL L D/B G. */
 #define SEG_ATTR(type, dpl, l, db)                                                                 \
@@ -72,14 +70,6 @@ void cpu_fini(struct cpu *cpu)
 	if (cpu->mem && cpu->mem->detach && cpu->mem_ctx)
 		cpu->mem->detach(cpu);
 	cpu->mem = NULL;
-}
-
-void cpu_tlb_flush(struct cpu *cpu)
-{
-	for (unsigned k = 0; k < CPU_TLB_SIZE; k++) {
-		tlb_entry_clear(&cpu->tlb[k]);
-		cpu->tlb[k].addend = 0;
-	}
 }
 
 void cpu_raise(struct cpu *cpu, uint8_t vector, uint32_t error, bool has_error)
@@ -148,9 +138,87 @@ const struct insn *insn_stale(struct cpu *cpu, const struct insn *i)
  */
 #define RUN_CHUNK 65536
 
+/*
+ * Services cpu->interrupt_request and the activity state at a block
+ * boundary (system mode; SDM vol. 3, 6.9 "Priority among concurrent
+ * events"): INIT, SIPI, exit requests, NMI, then external interrupts when
+ * IF = 1 and no STI/MOV SS shadow covers the next instruction. Returns
+ * false when cpu_run must return (cpu->exit set); *step asks the loop to
+ * run exactly one instruction first (the shadow).
+ */
+static bool interrupts_service(struct cpu *cpu, bool *step)
+{
+	uint32_t req = atomic_load_explicit(&cpu->interrupt_request, memory_order_acquire);
+	if (req & CPU_INT_INIT) {
+		atomic_fetch_and(&cpu->interrupt_request, ~(CPU_INT_INIT | CPU_INT_SIPI));
+		cpu_init_signal(cpu);
+		req &= ~CPU_INT_SIPI;
+	}
+	if (req & CPU_INT_SIPI) {
+		atomic_fetch_and(&cpu->interrupt_request, ~CPU_INT_SIPI);
+		if (cpu->activity == CPU_WAIT_SIPI) {
+			/* Real mode at vector << 12 (vol. 3, 9.4.4.1 / 10.6.1). */
+			seg_load_real(cpu, S_CS, (uint16_t)(cpu->sipi_vector << 8));
+			cpu->rip = 0;
+			cpu->activity = CPU_ACTIVE;
+			cpu_update_mode(cpu);
+		}
+	}
+	if (req & CPU_INT_EXIT) {
+		atomic_fetch_and(&cpu->interrupt_request, ~CPU_INT_EXIT);
+		cpu->exit = CPU_EXIT_STOP;
+		return false;
+	}
+	if (cpu->activity == CPU_WAIT_SIPI || cpu->activity == CPU_SHUTDOWN) {
+		cpu->exit = cpu->activity == CPU_SHUTDOWN ? CPU_EXIT_SHUTDOWN : CPU_EXIT_HLT;
+		return false;
+	}
+	bool shadow = cpu->int_shadow && cpu->rip == cpu->shadow_rip;
+	cpu->int_shadow = false;
+	if ((req & CPU_INT_NMI) && !cpu->nmi_blocked) {
+		if (shadow) {
+			*step = true;
+			return true;
+		}
+		atomic_fetch_and(&cpu->interrupt_request, ~CPU_INT_NMI);
+		cpu->activity = CPU_ACTIVE;
+		cpu->block = NULL;
+		cpu->cur = NULL;
+		cpu->delivering = 0x100 | 2; /* external: benign for #DF */
+		exc_deliver(cpu, NULL, 2, 0, false, EV_EXTERNAL, cpu->rip);
+		return true;
+	}
+	if ((req & CPU_INT_EXTERNAL) && (cpu->rflags & FLAG_IF)) {
+		if (shadow) {
+			*step = true;
+			return true;
+		}
+		atomic_fetch_and(&cpu->interrupt_request, ~CPU_INT_EXTERNAL);
+		int v = cpu->sys && cpu->sys->intr_ack ? cpu->sys->intr_ack(cpu) : -1;
+		if (v >= 0) {
+			cpu->activity = CPU_ACTIVE;
+			cpu->block = NULL;
+			cpu->cur = NULL;
+			cpu->delivering = (int16_t)(0x100 | v);
+			exc_deliver(cpu, NULL, (unsigned)v, 0, false, EV_EXTERNAL, cpu->rip);
+			return true;
+		}
+	}
+	if (cpu->activity == CPU_HALTED) {
+		cpu->exit = CPU_EXIT_HLT;
+		return false;
+	}
+	return true;
+}
+
 static __attribute__((hot)) void run_blocks(struct cpu *cpu)
 {
 	for (;;) {
+		bool step = false;
+		if (unlikely(atomic_load_explicit(&cpu->interrupt_request, memory_order_relaxed) |
+		             cpu->activity) &&
+		    !cpu->user && !interrupts_service(cpu, &step))
+			return;
 		if (unlikely(atomic_load_explicit(&cpu->stop_request, memory_order_relaxed))) {
 			atomic_store_explicit(&cpu->stop_request, false, memory_order_relaxed);
 			cpu->exit = CPU_EXIT_STOP;
@@ -170,7 +238,7 @@ static __attribute__((hot)) void run_blocks(struct cpu *cpu)
 		cpu->cur = NULL;
 		struct block *b = code_cache_find(cpu, cpu->rip);
 		/* Less budget than the block: exactly what is left, one by one. */
-		if (unlikely(b->n > cpu->budget_left))
+		if (unlikely(b->n > cpu->budget_left || step))
 			b = code_cache_single(cpu, cpu->rip);
 		cpu->budget_left -= b->n;
 		cpu->block = b;
@@ -193,8 +261,15 @@ static void exception_exit(struct cpu *cpu)
 		cpu->budget_left += b->n - done;
 		cpu->rip = insn_rip(cpu, i);
 	}
-	/* else the fault came from decoding: cpu->rip is the instruction's address */
-	cpu->exit = CPU_EXIT_EXCEPTION;
+	/* else the fault came from decoding or delivery: cpu->rip is the instruction's address */
+	cpu->block = NULL;
+	cpu->cur = NULL;
+	if (cpu->user) {
+		cpu->exit = CPU_EXIT_EXCEPTION;
+		return;
+	}
+	/* System mode: through the IDT (a fault in delivery longjmps back here). */
+	exc_dispatch(cpu, cpu->exc_vector, cpu->exc_error, cpu->exc_has_error);
 }
 
 /* setjmp in a frame of its own: cpu_run's locals stay out of longjmp's way. */
@@ -214,8 +289,13 @@ enum cpu_exit cpu_run(struct cpu *cpu, uint64_t budget)
 	cpu->budget_rest = total;
 	cpu->block = NULL;
 	cpu->cur = NULL;
+	cpu->delivering = -1;
+	cpu->deliver_ext = false;
 	code_cache_set_mode(cpu);
-	run_guarded(cpu);
+	/* System mode keeps running after an exception was delivered. */
+	do
+		run_guarded(cpu);
+	while (cpu->exit == CPU_EXIT_NONE);
 	cpu->icount += total - cpu->budget_left - cpu->budget_rest;
 	cpu->block = NULL;
 	cpu->cur = NULL;

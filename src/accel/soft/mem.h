@@ -65,6 +65,12 @@ void *mem_lock_ptr_slow(struct cpu *cpu, const struct insn *i, uint64_t a, unsig
 /* Raises the fault a write of len bytes at a would raise, without writing. */
 void mem_probe_write(struct cpu *cpu, const struct insn *i, uint64_t a, unsigned len,
                      unsigned access);
+/*
+ * The same for any access (CPU_ACCESS_*, MEM_STACK): translates and fills
+ * the TLB without touching memory, so probing an MMIO page has no effect
+ * on the device.
+ */
+void mem_probe(struct cpu *cpu, const struct insn *i, uint64_t a, unsigned len, unsigned access);
 
 /* ---- fast paths, one per size (sz = SZ8..SZ64 variants for generic handlers) ---- */
 

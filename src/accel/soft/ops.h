@@ -84,6 +84,10 @@ insn_fn sse_fp_select(const struct decode *d);    /* sse_fp.c */
 insn_fn sse41_fp_select(const struct decode *d);  /* sse41_fp.c */
 insn_fn sse42_select(const struct decode *d);     /* sse42_str.c */
 insn_fn x87_select(const struct decode *d); /* x87_ctl.c (x87_*.c: x87, FXSAVE, FXRSTOR) */
+insn_fn sys_select(const struct decode *d);   /* sys_insn.c: CRs, DRs, tables, MSRs, CLI/STI */
+insn_fn far_select(const struct decode *d);   /* far.c: far JMP/CALL/RET, IRET, SYSRET */
+insn_fn io_select(const struct decode *d);    /* io.c: IN, OUT, INS, OUTS */
+insn_fn segld_select(const struct decode *d); /* segld.c: MOV/POP Sreg, LxS, PUSHA/POPA */
 
 /* Condition codes in encoding order (the low nibble of Jcc/SETcc/CMOVcc). */
 enum cpu_cc {

@@ -22,15 +22,16 @@ uint8_t *str_host_slow(struct cpu *cpu, const struct insn *i, uint64_t a, bool w
 	uint64_t tag = write ? e->tag_write : e->tag_read;
 	if (tag == TLB_TAG_EMPTY || (tag & ~TLB_FLAGS_MASK) != page) {
 		/*
-		 * A miss: mem.c's slow path of a one-byte access at a fills the
-		 * entry or raises the fault (CR2 = a). Part 2: a read probe that
-		 * does not touch an MMIO page.
+		 * A miss: mem.c's probe fills the entry or raises the fault
+		 * (CR2 = a) without touching memory (an MMIO page stays quiet).
 		 */
-		if (write)
-			mem_probe_write(cpu, i, a, 1, 0);
-		else
-			(void)mem_read_slow(cpu, i, a, 1, CPU_ACCESS_READ);
+		mem_probe(cpu, i, a, 1, write ? CPU_ACCESS_WRITE : CPU_ACCESS_READ);
 		tag = write ? e->tag_write : e->tag_read;
+		if (tag == TLB_TAG_EMPTY || (tag & ~TLB_FLAGS_MASK) != page) {
+			/* Allowed but not cacheable (TLB_NOFILL): element by element. */
+			*fl = TLB_NOFILL;
+			return NULL;
+		}
 	}
 	*fl = (unsigned)(tag & TLB_FLAGS_MASK);
 	return (uint8_t *)(uintptr_t)((intptr_t)a + e->addend);

@@ -6,8 +6,9 @@
  *
  * User mode (cpu->user: ember cpu-run, the differential tests) has no
  * kernel behind the CPU: SYSCALL ends cpu_run with CPU_EXIT_SYSCALL, and
- * software interrupts become exceptions the caller handles. The system
- * side (IDT delivery, SYSCALL to LSTAR) is part 2.
+ * software interrupts become exceptions the caller handles. In system mode
+ * they go to far.c (SYSCALL to LSTAR, delivery through the IDT) and HLT
+ * puts the CPU in the halted state (cpu.c wakes it).
  */
 #include <x86intrin.h>
 
@@ -15,8 +16,7 @@
 #include "accel/soft/flags.h"
 #include "accel/soft/mem.h"
 #include "accel/soft/ops.h"
-
-#define CR4_TSD (1ULL << 2)
+#include "accel/soft/sys.h"
 
 HANDLER(nop)
 {
@@ -95,6 +95,19 @@ HANDLER(cpuid)
 	return insn_next(cpu, i);
 }
 
+/*
+ * The guest TSC is the host's read after the loads and stores of the
+ * instructions before it: the host may otherwise execute RDTSC ahead of an
+ * emulated load, and Linux's cross-CPU TSC warp check (lock; read the other
+ * CPU's last TSC; RDTSC) then sees time go backwards. One host LFENCE per
+ * guest RDTSC stands for the guest's own LFENCE/MFENCE around it.
+ */
+static uint64_t guest_tsc(const struct cpu *cpu)
+{
+	_mm_lfence();
+	return __rdtsc() + cpu->tsc_offset;
+}
+
 static void tsc_check(struct cpu *cpu, const struct insn *i)
 {
 	if ((cpu->cr4 & CR4_TSD) && cpu->cpl > 0)
@@ -104,7 +117,7 @@ static void tsc_check(struct cpu *cpu, const struct insn *i)
 HANDLER(rdtsc)
 {
 	tsc_check(cpu, i);
-	uint64_t t = __rdtsc() + cpu->tsc_offset;
+	uint64_t t = guest_tsc(cpu);
 	cpu->gpr[R_RAX] = (uint32_t)t;
 	cpu->gpr[R_RDX] = t >> 32;
 	return insn_next(cpu, i);
@@ -113,7 +126,7 @@ HANDLER(rdtsc)
 HANDLER(rdtscp)
 {
 	tsc_check(cpu, i);
-	uint64_t t = __rdtsc() + cpu->tsc_offset;
+	uint64_t t = guest_tsc(cpu);
 	cpu->gpr[R_RAX] = (uint32_t)t;
 	cpu->gpr[R_RDX] = t >> 32;
 	cpu->gpr[R_RCX] = cpu->tsc_aux;
@@ -125,8 +138,10 @@ HANDLER(rdtscp)
 /* SYSCALL (64-bit mode): RCX = next RIP, R11 = RFLAGS with RF clear. */
 HANDLER(syscall)
 {
-	if (!(cpu->efer & 1) || cpu->mode != CPU_MODE_LONG64 || !cpu->user)
-		insn_raise(cpu, i, EXC_UD, 0, false); /* system mode: part 2 */
+	if (!cpu->user)
+		return sys_syscall(cpu, i);
+	if (!(cpu->efer & 1) || cpu->mode != CPU_MODE_LONG64)
+		insn_raise(cpu, i, EXC_UD, 0, false);
 	cpu->gpr[R_RCX] = cpu->rip;
 	cpu->gpr[R_R11] = cpu_get_rflags(cpu) & ~(uint64_t)FLAG_RF;
 	cpu->exit = CPU_EXIT_SYSCALL;
@@ -137,12 +152,18 @@ HANDLER(hlt)
 {
 	if (cpu->cpl > 0)
 		insn_raise(cpu, i, EXC_GP, 0, true);
+	if (!cpu->user) {
+		cpu->activity = CPU_HALTED;
+		return NULL;
+	}
 	cpu->exit = CPU_EXIT_HLT;
 	return NULL;
 }
 
 HANDLER(int3)
 {
+	if (!cpu->user)
+		return sys_soft_int(cpu, i, EXC_BP);
 	insn_raise_trap(cpu, i, EXC_BP);
 }
 
@@ -153,8 +174,11 @@ HANDLER(int1)
 
 HANDLER(into)
 {
-	if (cc_test(cpu, CC_O))
+	if (cc_test(cpu, CC_O)) {
+		if (!cpu->user)
+			return sys_soft_int(cpu, i, EXC_OF);
 		insn_raise_trap(cpu, i, EXC_OF);
+	}
 	return NULL;
 }
 
@@ -167,7 +191,7 @@ HANDLER(int_n)
 {
 	unsigned n = (unsigned)i->imm & 0xff;
 	if (!cpu->user)
-		insn_raise(cpu, i, EXC_UD, 0, false); /* system mode: part 2 */
+		return sys_soft_int(cpu, i, n);
 	if (n == 3 || n == 4 || n == 0x80)
 		insn_raise_trap(cpu, i, (uint8_t)n);
 	insn_raise(cpu, i, EXC_GP, n << 3 | 2, true);

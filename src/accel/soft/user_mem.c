@@ -361,9 +361,12 @@ static uint8_t *um_translate(struct cpu *cpu, uint64_t vaddr, unsigned access, u
 		cpu->cr2 = vaddr;
 		cpu_raise(cpu, EXC_PF, err, true);
 	}
-	if (access & CPU_ACCESS_FETCH)
+	unsigned newcode = 0;
+	if ((access & CPU_ACCESS_FETCH) && !(*e & PE_CODE)) {
 		*e |= PE_CODE;
-	*flags = (*e & PE_CODE) ? TLB_CODE : 0;
+		newcode = TLB_NEWCODE;
+	}
+	*flags = (*e & PE_CODE) ? TLB_CODE | newcode : 0;
 	return entry_host(*e);
 }
 

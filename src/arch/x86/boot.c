@@ -513,6 +513,29 @@ int boot_probe_kernel(const uint8_t *image, size_t len, struct kernel_info *info
 }
 
 /*
+ * ember has no firmware, but a kernel may still jump to the real-mode reset
+ * vector f000:fff0 to reboot (Linux's last-resort BOOT_BIOS method, after
+ * ACPI and the keyboard controller). The few bytes there do what a BIOS
+ * would end up doing: they reset the machine, through the ACPI reset
+ * register, which stops the VM with VM_STOP_RESET:
+ *     mov dx, LAYOUT_ACPI_RESET_PORT; mov al, LAYOUT_ACPI_RESET_VALUE;
+ *     out dx, al; 1: hlt; jmp 1b
+ */
+static int write_reset_stub(struct guest_memory *mem)
+{
+	static const uint8_t stub[] = {
+	    0xba, LAYOUT_ACPI_RESET_PORT & 0xff, LAYOUT_ACPI_RESET_PORT >> 8,
+	    0xb0, LAYOUT_ACPI_RESET_VALUE,
+	    0xee,
+	    0xf4,
+	    0xeb, 0xfd,
+	};
+	if (mem->ram_size < LAYOUT_RESET_VECTOR_GPA + sizeof(stub))
+		return 0;
+	return guest_memory_write(mem, LAYOUT_RESET_VECTOR_GPA, stub, sizeof(stub));
+}
+
+/*
  * Probes the kernel again, places and writes command line, initrd, kernel,
  * zero page or PVH start info, boot GDT and (64-bit) page tables into guest
  * memory, and fills the boot CPU's entry state. Returns 0 or -errno with
@@ -545,6 +568,9 @@ int boot_load(struct guest_memory *mem, const struct boot_request *req, struct b
 		if (rc)
 			goto out;
 	}
+	rc = write_reset_stub(mem);
+	if (rc)
+		goto out;
 	if (info.format == KERNEL_FORMAT_BZIMAGE)
 		rc = load_bzimage(mem, req, &info, initrd_gpa, initrd_len, entry);
 	else

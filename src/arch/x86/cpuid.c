@@ -142,6 +142,9 @@ static void cpuid_fix(struct cpuid_entry *e, unsigned id, unsigned nr_vcpus)
 		e->eax = e->ebx = e->ecx = e->edx = 0;
 		break;
 	case KVM_CPUID_SIGNATURE:
+		/* Another signature (the software CPU's) is the accelerator's to give. */
+		if (memcmp(&e->ebx, "KVMK", 4) != 0)
+			break;
 		e->eax = KVM_CPUID_FEATURES;
 		memcpy(&e->ebx, "KVMK", 4);
 		memcpy(&e->ecx, "VMKV", 4);

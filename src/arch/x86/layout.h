@@ -40,6 +40,7 @@
 #define LAYOUT_EBDA_GPA 0x9fc00ULL
 #define LAYOUT_ACPI_GPA 0xe0000ULL
 #define LAYOUT_ACPI_END 0x100000ULL
+#define LAYOUT_RESET_VECTOR_GPA 0xffff0ULL /* f000:fff0: a reset stub (boot.c) */
 #define LAYOUT_HIMEM_GPA 0x100000ULL /* kernel load address */
 
 #define LAYOUT_MMIO_HOLE_GPA 0xc0000000ULL
