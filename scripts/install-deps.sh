@@ -11,6 +11,7 @@ packages=(
 	libjansson-dev libmicrohttpd-dev   # the Firecracker-compatible API: JSON, HTTP on a Unix socket
 	libcmocka-dev                      # unit tests
 	python3 python3-pytest             # integration tests (run with /usr/bin/python3)
+	e2fsprogs                          # Linux-guest disk tests: mkfs.ext4 -d, debugfs, e2fsck
 	python3-yaml curl                  # API tests: the OpenAPI file, Firecracker's curl examples
 	cpio gzip lz4 binutils             # guest kit: initramfs, kernel payload, readelf
 )

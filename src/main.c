@@ -97,6 +97,7 @@ int main(int argc, char **argv)
 		vm_config_fini(cfg);
 		return 1;
 	}
+	vm_config_drop_images(cfg);
 	int status = vm_run(vm);
 	vm_destroy(vm);
 	vm_config_fini(cfg);

@@ -86,6 +86,10 @@ struct accel_ops {
 		       unsigned flags);
 	/* Fills entries with what this accelerator can expose; *nr in: capacity, out: count. */
 	int (*supported_cpuid)(struct accel_vm *vm, struct cpuid_entry *entries, size_t *nr);
+	/* Optional: the VMM or a device wrote guest RAM [gpa, gpa+len) behind
+	 * the vCPUs' backs (virtio DMA). The software CPU drops code it decoded
+	 * from there; hardware needs nothing (NULL). Any thread. */
+	void (*dma_written)(struct accel_vm *vm, uint64_t gpa, uint64_t len);
 	/* Reads and clears the dirty bitmap (one bit per 4 KiB page) of a slot. */
 	int (*dirty_log)(struct accel_vm *vm, uint32_t slot, uint64_t *bitmap);
 	int (*irq_line)(struct accel_vm *vm, uint32_t gsi, int level);

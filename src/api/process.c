@@ -83,6 +83,8 @@ static int op_start(void *opaque, const struct api_resources *res, struct vm_con
 		r = -ENODEV;
 	if (!r)
 		r = builder_build(cfg, accel, &vm, err, errlen);
+	if (!r)
+		vm_config_drop_images(cfg);
 	if (!r && p->channel &&
 	    (r = event_loop_add(vm->loop, api_channel_fd(p->channel), EPOLLIN, on_channel, p)))
 		err_set(err, errlen, r, "cannot serve the API from the VM's event loop: %s",

@@ -36,6 +36,14 @@ void vm_config_fini(struct vm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+void vm_config_drop_images(struct vm_config *cfg)
+{
+	free(cfg->kernel);
+	free(cfg->initrd);
+	cfg->kernel = cfg->initrd = NULL;
+	cfg->kernel_len = cfg->initrd_len = 0;
+}
+
 uint64_t vm_config_host_memory(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES);

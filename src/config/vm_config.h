@@ -108,6 +108,9 @@ int vm_config_add_disk(struct vm_config *cfg, struct vm_disk_config *disk) must_
  * (refusing one writable image listed twice), adds root=/dev/vdX for a
  * root disk, checks everything fits. */
 int vm_config_load(struct vm_config *cfg, char *err, size_t errlen) must_check;
+/* Frees the kernel and initrd bytes once they are in guest memory: the VMM
+ * would otherwise carry a copy of both (megabytes) for the VM's life. */
+void vm_config_drop_images(struct vm_config *cfg);
 /* The host's physical memory in bytes (MemTotal), 0 if unknown. */
 uint64_t vm_config_host_memory(void);
 /* Adds console=ttyS0 when the command line names no console=. Returns a

@@ -34,6 +34,12 @@
 /* virtio-mmio GSIs count up from here, skipping the legacy devices' lines. */
 #define VIRTIO_FIRST_GSI 5
 
+static void accel_dma_written(void *ctx, uint64_t gpa, uint64_t len)
+{
+	struct vm *vm = ctx;
+	vm->accel->dma_written(vm->avm, gpa, len);
+}
+
 static int map_guest_ram(struct vm *vm, uint64_t ram_size, char *err, size_t errlen)
 {
 	int r = guest_memory_init(&vm->mem, ram_size);
@@ -49,6 +55,10 @@ static int map_guest_ram(struct vm *vm, uint64_t ram_size, char *err, size_t err
 			snprintf(err, errlen, "cannot map guest RAM slot %u: %s", i, strerror(-r));
 			return r;
 		}
+	}
+	if (vm->accel->dma_written) {
+		vm->mem.dma_written = accel_dma_written;
+		vm->mem.dma_ctx = vm;
 	}
 	return 0;
 }

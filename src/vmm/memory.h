@@ -27,7 +27,23 @@ struct guest_memory {
 	uint64_t ram_size;
 	void *mapping;
 	size_t mapping_size;
+	/* Told about RAM devices write behind the vCPUs (DMA), NULL when the
+	 * accelerator does not care (guest_memory_dma_written). */
+	void (*dma_written)(void *ctx, uint64_t gpa, uint64_t len);
+	void *dma_ctx;
 };
+
+/*
+ * A device is about to write [gpa, gpa+len) of guest RAM (a device-writable
+ * virtio buffer): an accelerator that caches decoded guest code (the
+ * software CPU) drops what came from there. Any thread.
+ */
+static inline void guest_memory_dma_written(const struct guest_memory *mem, uint64_t gpa,
+                                            uint64_t len)
+{
+	if (mem->dma_written)
+		mem->dma_written(mem->dma_ctx, gpa, len);
+}
 
 /* Maps ram_size bytes (a multiple of 4 KiB) and lays them out. */
 int guest_memory_init(struct guest_memory *mem, uint64_t ram_size) must_check;

@@ -99,11 +99,13 @@ static void test_nothing_unimplemented(void **state)
 	uint32_t no_edx = BIT(7) | BIT(11) | BIT(12) | BIT(14) | BIT(16) | BIT(17) | BIT(23) |
 	                  BIT(27) | BIT(28) | BIT(29);
 	assert_int_equal(l1->edx & no_edx, 0);
-	/* MONITOR, VMX, PDCM, PCID, AES, XSAVE, OSXSAVE, AVX, F16C, RDRAND, hypervisor (added
-	 * per vCPU). */
+	/* MONITOR, VMX, PDCM, PCID, AES, XSAVE, OSXSAVE, AVX, F16C, hypervisor (added per
+	 * vCPU). */
 	uint32_t no_ecx = BIT(3) | BIT(5) | BIT(15) | BIT(17) | BIT(25) | BIT(26) | BIT(27) |
-	                  BIT(28) | BIT(29) | BIT(30) | BIT(31);
+	                  BIT(28) | BIT(29) | BIT(31);
 	assert_int_equal(l1->ecx & no_ecx, 0);
+	/* RDRAND is implemented (getrandom) and advertised. */
+	assert_int_equal(l1->ecx & BIT(30), BIT(30));
 	/* FSGSBASE, BMI1, AVX2, SMEP, BMI2, INVPCID, RTM, SMAP, AVX-512F. */
 	uint32_t no_ebx7 =
 	    BIT(0) | BIT(3) | BIT(5) | BIT(7) | BIT(8) | BIT(10) | BIT(11) | BIT(20) | BIT(16);

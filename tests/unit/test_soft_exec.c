@@ -348,6 +348,26 @@ static void test_locked_and_atomics(void **state)
 	env_free(e);
 }
 
+/* RDRAND/RDSEED: random values from the host, CF=1, the other flags clear. */
+static void test_rdrand(void **state)
+{
+	static const uint8_t code[] = {
+	    0x48, 0x83, 0xc8, 0xff,       /* or rax, -1: SF=1, CF=0 */
+	    0x48, 0x0f, 0xc7, 0xf0,       /* rdrand rax */
+	    0x9c,                         /* pushf */
+	    0x5b,                         /* pop rbx */
+	    0x48, 0x0f, 0xc7, 0xf9,       /* rdseed rcx */
+	    0x66, 0x0f, 0xc7, 0xf2,       /* rdrand dx */
+	    0x48, 0x0f, 0xc7, 0xf7,       /* rdrand rdi */
+	    0x0f, 0x05,
+	};
+	struct env *e = run_code(code, sizeof(code), CPU_EXIT_SYSCALL);
+	assert_int_equal(e->cpu.gpr[R_RBX] & 0x8d5, 0x001); /* CF only, of OF SF ZF AF PF CF */
+	/* 2^-64 chances of a false failure per pair. */
+	assert_true(e->cpu.gpr[R_RAX] != e->cpu.gpr[R_RCX] || e->cpu.gpr[R_RAX] != e->cpu.gpr[R_RDI]);
+	env_free(e);
+}
+
 static void test_cmpxchg16b(void **state)
 {
 	static const uint8_t code[] = {
@@ -593,6 +613,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_teardown_order),
 	    cmocka_unit_test(test_locked_and_atomics),
 	    cmocka_unit_test(test_cmpxchg16b),
+	    cmocka_unit_test(test_rdrand),
 	    cmocka_unit_test(test_moves),
 	    cmocka_unit_test(test_cmov_setcc_jcc),
 	    cmocka_unit_test(test_traps_and_faults),

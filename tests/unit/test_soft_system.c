@@ -146,6 +146,11 @@ static const uint8_t h_rec[] = {
     0x48, 0x8b, 0x14, 0x24, 0x48, 0xcf,
 };
 
+/* mov rdi,0x100000 ; mov ecx,0x20000 ; mov al,0x5a ; rep stosb ; hlt */
+static const uint8_t k_rep_stos[] = {
+    0x48, 0xc7, 0xc7, 0x00, 0x00, 0x10, 0x00, 0xb9, 0x00, 0x00, 0x02, 0x00,
+    0xb0, 0x5a, 0xf3, 0xaa, 0xf4,
+};
 static void test_int3_iretq(void **state)
 {
 	struct env *e = env_new(k_int3, sizeof(k_int3));
@@ -445,6 +450,38 @@ static void test_sregs_round_trip(void **state)
 	env_free(e);
 }
 
+/* A masked interrupt request makes a long REP STOS stop between chunks; it still completes. */
+static void test_rep_with_masked_interrupt(void **state)
+{
+	struct env *e = env_new(k_rep_stos, sizeof(k_rep_stos));
+	cpu_interrupt(&e->cpu, CPU_INT_EXTERNAL);
+	assert_int_equal(cpu_run(&e->cpu, 1000), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[R_RCX], 0);
+	assert_int_equal(e->cpu.gpr[R_RDI], 0x120000);
+	assert_int_equal(e->ram[0x100000], 0x5a);
+	assert_int_equal(e->ram[0x11ffff], 0x5a);
+	assert_int_equal(e->ram[0x120000], 0);
+	assert_int_equal(e->acks, 0);
+	assert_int_equal(e->cpu.icount, 5);
+	env_free(e);
+}
+
+/* Tracers: with stop_after_event, a delivered exception ends cpu_run at the handler's entry. */
+static void test_stop_after_event(void **state)
+{
+	struct env *e = env_new(k_ud2, sizeof(k_ud2));
+	set_gate(e, 6, HANDLERS + 0x100, 0, 0, 0xe);
+	put(e, HANDLERS + 0x100, h_ud, sizeof(h_ud));
+	e->cpu.stop_after_event = true;
+	assert_int_equal(cpu_run(&e->cpu, 1), CPU_EXIT_BUDGET);
+	assert_int_equal(e->cpu.rip, HANDLERS + 0x100);
+	assert_int_equal(e->cpu.icount, 0);
+	assert_int_equal(cpu_run(&e->cpu, 1), CPU_EXIT_BUDGET);
+	assert_int_equal(e->cpu.gpr[R_RAX], KCODE);
+	assert_int_equal(e->cpu.icount, 1);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +500,8 @@ int main(void)
 	    cmocka_unit_test(test_descriptor_tables),
 	    cmocka_unit_test(test_swapgs),
 	    cmocka_unit_test(test_sregs_round_trip),
+	    cmocka_unit_test(test_rep_with_masked_interrupt),
+	    cmocka_unit_test(test_stop_after_event),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

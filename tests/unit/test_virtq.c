@@ -176,6 +176,42 @@ static void test_normal_chain(void **state)
 	assert_false(f->dev.status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
+struct dma_record {
+	unsigned calls;
+	uint64_t gpa[4], len[4];
+};
+
+static void record_dma(void *ctx, uint64_t gpa, uint64_t len)
+{
+	struct dma_record *r = ctx;
+	if (r->calls < 4) {
+		r->gpa[r->calls] = gpa;
+		r->len[r->calls] = len;
+	}
+	r->calls++;
+}
+
+/* The accelerator hears of every device-writable buffer (the software CPU
+ * drops decoded code there), and of no device-readable one. */
+static void test_writable_buffers_are_announced(void **state)
+{
+	struct fixture *f = *state;
+	struct dma_record rec = {0};
+	f->mem.dma_written = record_dma;
+	f->mem.dma_ctx = &rec;
+	struct virtq_chain c;
+	desc(f, 0, BUF_GPA, 16, VIRTQ_DESC_F_NEXT, 1);
+	desc(f, 1, BUF_GPA + 0x1000, 4096, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	desc(f, 2, BUF_GPA + 0x3000, 1, VIRTQ_DESC_F_WRITE, 0);
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), 1);
+	assert_int_equal(rec.calls, 2);
+	assert_int_equal(rec.gpa[0], BUF_GPA + 0x1000);
+	assert_int_equal(rec.len[0], 4096);
+	assert_int_equal(rec.gpa[1], BUF_GPA + 0x3000);
+	assert_int_equal(rec.len[1], 1);
+}
+
 static void test_indirect_chain(void **state)
 {
 	struct fixture *f = *state;
@@ -531,6 +567,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_normal_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_indirect_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_writable_buffers_are_announced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_loop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_self_loop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_indirect_loop, setup, teardown),

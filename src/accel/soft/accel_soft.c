@@ -13,6 +13,7 @@
 
 #include "accel/soft/lockstep.h"
 #include "accel/soft/physmap.h"
+#include "accel/soft/sysmem.h"
 #include "accel/soft/platform/platform.h"
 #include "accel/soft/soft_cpuid.h"
 #include "accel/soft/soft_internal.h"
@@ -152,6 +153,11 @@ static int soft_supported_cpuid(struct accel_vm *vm, struct cpuid_entry *entries
 	return soft_cpuid_table(&cfg, entries, nr);
 }
 
+static void soft_dma_written(struct accel_vm *vm, uint64_t gpa, uint64_t len)
+{
+	sysmem_dma_written(vm->physmap, gpa, len);
+}
+
 static int soft_dirty_log(struct accel_vm *vm, uint32_t slot, uint64_t *bitmap)
 {
 	return -EOPNOTSUPP;
@@ -175,6 +181,7 @@ const struct accel_ops accel_soft_ops = {
     .vm_destroy = soft_vm_destroy,
     .map_ram = soft_map_ram,
     .supported_cpuid = soft_supported_cpuid,
+    .dma_written = soft_dma_written,
     .dirty_log = soft_dirty_log,
     .irq_line = soft_irq_line,
     .signal_msi = soft_signal_msi,

@@ -8,6 +8,7 @@
 #include "accel/soft/codecache.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,13 @@
 #include "accel/soft/tlb.h"
 
 #define PAGE_BUCKETS    4096
-#define CACHE_MAX_BYTES (256ULL << 20) /* past this, everything is dropped */
+/*
+ * Past this, everything is dropped and decoded again as it runs: the bound
+ * on the VMM's memory per vCPU (Linux's boot decodes ~20 MiB of blocks, most
+ * of it init code that never runs again; the hot kernel paths refill within
+ * milliseconds).
+ */
+#define CACHE_MAX_BYTES (8ULL << 20)
 
 /* A host page holding decoded code, and its blocks. */
 struct page_head {
@@ -189,6 +196,10 @@ void cpu_code_flush(struct cpu *cpu)
 		}
 	}
 	c->npages = 0;
+	c->flushes++;
+	/* The freed blocks were small allocations spread over the heap: give
+	 * their pages back to the host, or RSS would keep the high-water mark. */
+	malloc_trim(0);
 	code_cache_jc_flush(cpu);
 	/* Writes to former code pages may take the fast path again. */
 	cpu_tlb_flush(cpu);

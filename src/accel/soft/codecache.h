@@ -73,6 +73,7 @@ struct code_cache {
 	size_t nbuckets, nblocks, bytes;
 	struct page_head **pages;
 	size_t npages;
+	uint64_t flushes; /* whole-cache drops (CACHE_MAX_BYTES reached, or asked for) */
 	struct block *stale; /* dropped while executing: freed by code_cache_reap */
 	struct block *step;  /* scratch block for budget-limited single steps */
 	uint64_t gen;        /* bumped whenever a block is dropped */
@@ -116,11 +117,25 @@ static inline struct block *code_cache_find(struct cpu *cpu, uint64_t rip)
  * Block chaining: a handler that ends a block returns block_next(cpu,
  * target). When the next block is in the jump cache and fits in the
  * current budget chunk, this does the run loop's per-block work (charge
- * the budget, make the block current) and returns its first instruction,
- * so execution continues without going back to cpu_run's loop; otherwise
- * it returns NULL and the loop handles the rest (decoding, stop requests,
- * refilling the chunk, exits).
+ * the budget, make the block current) and continues with its first
+ * instruction without going back to cpu_run's loop; otherwise it returns
+ * NULL and the loop handles the rest (decoding, stop requests, refilling
+ * the chunk, exits).
+ *
+ * "Continues": with SOFTCPU_CHAIN_TAIL (meson sets it for builds at -O2
+ * and above without sanitizers, where GCC turns the call into a jump) it
+ * tail-calls the block's first handler, so each block end has an indirect
+ * jump of its own that the host predicts per site, instead of all blocks
+ * funnelling through the run loop's one indirect call. Without sibling
+ * calls that would nest a host frame per chained block (up to a budget
+ * chunk), so other builds return the instruction to the loop.
  */
+#ifndef SOFTCPU_CHAIN_TAIL
+#define SOFTCPU_CHAIN_TAIL 0
+#endif
+#if SOFTCPU_CHAIN_TAIL && !SOFTCPU_THREADED
+#error "SOFTCPU_CHAIN_TAIL needs SOFTCPU_THREADED"
+#endif
 static inline const struct insn *block_next(struct cpu *cpu, uint64_t rip)
 {
 	struct block *b = cpu->jc[jc_index(rip)];
@@ -131,7 +146,11 @@ static inline const struct insn *block_next(struct cpu *cpu, uint64_t rip)
 		cpu->budget_left -= b->n;
 		cpu->block = b;
 		cpu->rip = b->end_rip;
+#if SOFTCPU_CHAIN_TAIL
+		return b->insn[0].fn(cpu, b->insn);
+#else
 		return b->insn;
+#endif
 	}
 	return NULL;
 }

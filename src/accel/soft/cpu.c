@@ -138,6 +138,15 @@ const struct insn *insn_stale(struct cpu *cpu, const struct insn *i)
  */
 #define RUN_CHUNK 65536
 
+/* After a delivery: false (leave cpu_run) when a tracer wants to see the handler's entry. */
+static bool event_delivered(struct cpu *cpu)
+{
+	if (!cpu->stop_after_event)
+		return true;
+	cpu->exit = CPU_EXIT_BUDGET;
+	return false;
+}
+
 /*
  * Services cpu->interrupt_request and the activity state at a block
  * boundary (system mode; SDM vol. 3, 6.9 "Priority among concurrent
@@ -186,7 +195,7 @@ static bool interrupts_service(struct cpu *cpu, bool *step)
 		cpu->cur = NULL;
 		cpu->delivering = 0x100 | 2; /* external: benign for #DF */
 		exc_deliver(cpu, NULL, 2, 0, false, EV_EXTERNAL, cpu->rip);
-		return true;
+		return event_delivered(cpu);
 	}
 	if ((req & CPU_INT_EXTERNAL) && (cpu->rflags & FLAG_IF)) {
 		if (shadow) {
@@ -201,7 +210,7 @@ static bool interrupts_service(struct cpu *cpu, bool *step)
 			cpu->cur = NULL;
 			cpu->delivering = (int16_t)(0x100 | v);
 			exc_deliver(cpu, NULL, (unsigned)v, 0, false, EV_EXTERNAL, cpu->rip);
-			return true;
+			return event_delivered(cpu);
 		}
 	}
 	if (cpu->activity == CPU_HALTED) {
@@ -270,6 +279,8 @@ static void exception_exit(struct cpu *cpu)
 	}
 	/* System mode: through the IDT (a fault in delivery longjmps back here). */
 	exc_dispatch(cpu, cpu->exc_vector, cpu->exc_error, cpu->exc_has_error);
+	if (cpu->exit == CPU_EXIT_NONE)
+		event_delivered(cpu);
 }
 
 /* setjmp in a frame of its own: cpu_run's locals stay out of longjmp's way. */

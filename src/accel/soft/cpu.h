@@ -300,6 +300,9 @@ struct cpu {
 	int16_t delivering;  /* exc.c: the exception being delivered (-1: none; 0x100 | vector: an
 	                        interrupt), for the #DF rules */
 	bool deliver_ext;    /* ... and whether it was external (the EXT bit of error codes) */
+	/* Tracers stepping with cpu_run(cpu, 1): return (CPU_EXIT_BUDGET) right after an
+	   interrupt or exception was delivered, before the handler's first instruction. */
+	bool stop_after_event;
 
 	/* CPUID as the guest sees it (cpuid.c fills a default table). */
 	const struct cpuid_entry *cpuid;

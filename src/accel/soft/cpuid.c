@@ -28,6 +28,7 @@
 #define F1C_SSE41  (1u << 19)
 #define F1C_SSE3   (1u << 0)
 #define F1C_SSE42  (1u << 20)
+#define F1C_RDRAND (1u << 30)
 #define F1D_CLFSH  (1u << 19)
 /* Leaf 0x80000001 EDX / ECX. */
 #define X1D_SYSCALL (1u << 11)
@@ -59,7 +60,8 @@ static const struct cpuid_entry default_table[] = {
     {.function = 1,
      .eax = 0x610,
      .ebx = (8u << 8) | (1u << 16),
-     .ecx = F1C_CX16 | F1C_MOVBE | F1C_POPCNT | F1C_SSE3 | F1C_SSSE3 | F1C_SSE41 | F1C_SSE42,
+     .ecx = F1C_CX16 | F1C_MOVBE | F1C_POPCNT | F1C_SSE3 | F1C_SSSE3 | F1C_SSE41 | F1C_SSE42 |
+            F1C_RDRAND,
      .edx = F1D_FPU | F1D_TSC | F1D_CX8 | F1D_CMOV | F1D_CLFSH | F1D_FXSR | F1D_SSE |
             F1D_SSE2},
     {.function = 7, .index = 0, .flags = CPUID_FLAG_SIGNIFICANT_INDEX,

@@ -44,7 +44,7 @@ HANDLER(io_in)
 {
 	io_check(cpu, i);
 	uint32_t v = pio_in(cpu, io_port(cpu, i), i->scale);
-	reg_set(cpu, i->scale, i->scale == SZ8 ? 0 : R_RAX, v); /* AL is byte offset 0 */
+	reg_set(cpu, i->scale, R_RAX, v); /* AL is byte offset 0, AX/EAX register 0 */
 	return insn_next(cpu, i);
 }
 

@@ -28,7 +28,7 @@
  *
  * Deliberately absent: MCE/MCA, MTRR, PAT (Linux 6.1 skips PAT without
  * MTRRs anyway), SEP, PCID, INVPCID, SMEP, SMAP, FSGSBASE, XSAVE/AVX,
- * MONITOR/MWAIT, PDCM/perfmon (leaf 0xa), RDRAND, the
+ * MONITOR/MWAIT, PDCM/perfmon (leaf 0xa), RDSEED (implemented, leaf 7 bit not set), the
  * IA32_ARCH_CAPABILITIES MSR: the CPU or platform does not implement them.
  */
 #include "accel/soft/soft_cpuid.h"

@@ -115,12 +115,14 @@ str_host(struct cpu *cpu, const struct insn *i, uint64_t a, bool write, unsigned
 }
 
 /*
- * Should a long REP stop between chunks? The same stop request the run loop
- * polls (cpu.c); part 2 adds the interrupt-pending word here.
+ * Should a long REP stop between chunks? The stop request and the
+ * interrupt-request word the run loop polls (cpu.c), so an interrupt is not
+ * held up by a long copy (the instruction resumes after it).
  */
 static inline bool str_yield(struct cpu *cpu)
 {
-	return atomic_load_explicit(&cpu->stop_request, memory_order_relaxed);
+	return atomic_load_explicit(&cpu->stop_request, memory_order_relaxed) ||
+	       atomic_load_explicit(&cpu->interrupt_request, memory_order_relaxed);
 }
 
 /*

@@ -10,6 +10,8 @@
  * they go to far.c (SYSCALL to LSTAR, delivery through the IDT) and HLT
  * puts the CPU in the halted state (cpu.c wakes it).
  */
+#include <string.h>
+#include <sys/random.h>
 #include <x86intrin.h>
 
 #include "accel/soft/cpuid.h"
@@ -197,6 +199,55 @@ HANDLER(int_n)
 	insn_raise(cpu, i, EXC_GP, n << 3 | 2, true);
 }
 
+/* ---- RDRAND / RDSEED: the host's getrandom(2) ---- */
+
+/*
+ * A small per-thread pool so that a guest seeding its RNG does not cost a
+ * system call per instruction. When the host has no entropy to give
+ * (getrandom would block), the instruction reports failure with CF=0, as
+ * hardware does when its generator is drained: software retries.
+ */
+static _Thread_local uint8_t rng_pool[256];
+static _Thread_local unsigned rng_left;
+
+static bool rng_take(void *out, unsigned len)
+{
+	if (rng_left < len) {
+		ssize_t n = getrandom(rng_pool, sizeof(rng_pool), GRND_NONBLOCK);
+		if (n != (ssize_t)sizeof(rng_pool))
+			return false;
+		rng_left = sizeof(rng_pool);
+	}
+	rng_left -= len;
+	memcpy(out, rng_pool + rng_left, len);
+	memset(rng_pool + rng_left, 0, len); /* handed out once */
+	return true;
+}
+
+/* The destination gets the random value (or 0); CF says which; OF SF ZF AF PF clear. */
+static const struct insn *rdrand_sz(struct cpu *cpu, const struct insn *i, unsigned sz)
+{
+	uint64_t v = 0;
+	bool ok = rng_take(&v, 1u << sz);
+	reg_set(cpu, sz, i->reg, v);
+	lf_materialise(cpu);
+	cpu->rflags = (cpu->rflags & ~(uint64_t)FLAGS_ARITH) | (ok ? FLAG_CF : 0);
+	return insn_next(cpu, i);
+}
+
+HANDLER(rdrand_SZ16)
+{
+	return rdrand_sz(cpu, i, SZ16);
+}
+HANDLER(rdrand_SZ32)
+{
+	return rdrand_sz(cpu, i, SZ32);
+}
+HANDLER(rdrand_SZ64)
+{
+	return rdrand_sz(cpu, i, SZ64);
+}
+
 insn_fn system_select(const struct decode *d)
 {
 	switch (d->op) {
@@ -227,6 +278,9 @@ insn_fn system_select(const struct decode *d)
 		return lahf;
 	case OP_CPUID:
 		return cpuid;
+	case OP_RDRAND:
+	case OP_RDSEED:
+		return d->osize == SZ16 ? rdrand_SZ16 : d->osize == SZ32 ? rdrand_SZ32 : rdrand_SZ64;
 	case OP_RDTSC:
 		return rdtsc;
 	case OP_RDTSCP:

@@ -148,6 +148,8 @@ static int add_seg(struct virtq *q, struct virtq_chain *c, const struct virtq_de
 		return virtq_violation(q, "chain too long");
 	c->segs[c->nr_segs++] = (struct virtq_seg){ptr, d->len, writable};
 	if (writable) {
+		/* The device will write there: decoded guest code from it is stale. */
+		guest_memory_dma_written(q->mem, d->addr, d->len);
 		c->writable_len += d->len;
 	} else {
 		c->nr_readable++;
