@@ -423,6 +423,9 @@ void i8042_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t size, b
 		/* Reading an empty buffer returns the stale byte, as the chip does. */
 		data[0] = dev->obuf;
 		dev->obf = false;
+		/* IRQ1 is an edge: the line drops with the read so that the next
+		 * byte the keyboard queued raises it again (one byte per interrupt). */
+		i8042_update_irq(dev);
 	}
 	kbd_fill_obuf(dev);
 	i8042_update_irq(dev);
