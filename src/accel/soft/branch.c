@@ -11,6 +11,7 @@
  * 64-bit mode use a 64-bit operand size whatever the 66 prefix (the Intel
  * behaviour; AMD honours it).
  */
+#include "accel/soft/blockopt.h"
 #include "accel/soft/codecache.h"
 #include "accel/soft/flags.h"
 #include "accel/soft/mem.h"
@@ -96,6 +97,43 @@ HANDLER(jmp_rel)
 	}
 BY_SZ_DEF(INDIRECT_SZ)
 
+/* CALL rel32 and RET in 64-bit mode: the stack fast path inline, the rest generic. */
+static __attribute__((noinline, cold)) const struct insn *call_rel_slow(struct cpu *cpu,
+                                                                        const struct insn *i)
+{
+	return call_rel_SZ64(cpu, i);
+}
+
+static __attribute__((noinline, cold)) const struct insn *ret_slow(struct cpu *cpu,
+                                                                   const struct insn *i)
+{
+	return ret_SZ64(cpu, i);
+}
+
+HANDLER(call_rel_l64)
+{
+	uint64_t sp = cpu->gpr[R_RSP] - 8, ret = cpu->rip;
+	void *p = stack64_ptr(cpu, sp, true);
+	if (unlikely(!p))
+		return call_rel_slow(cpu, i);
+	memcpy(p, &ret, 8);
+	cpu->gpr[R_RSP] = sp;
+	return block_next(cpu, i->imm);
+}
+
+HANDLER(ret_l64)
+{
+	uint64_t sp = cpu->gpr[R_RSP], target;
+	const void *p = stack64_ptr(cpu, sp, false);
+	if (unlikely(!p))
+		return ret_slow(cpu, i);
+	memcpy(&target, p, 8);
+	if (unlikely(!mem_canonical(target)))
+		return ret_slow(cpu, i); /* #GP(0) with nothing changed */
+	cpu->gpr[R_RSP] = sp + 8 + i->imm;
+	return block_next(cpu, target);
+}
+
 /* Jcc: one handler per condition, so cc_test folds to the condition's fast path. */
 #define JCC(cc)                                                                                    \
 	HANDLER(jcc_##cc)                                                                          \
@@ -112,6 +150,11 @@ JCC(4) JCC(5) JCC(6) JCC(7) JCC(8) JCC(9) JCC(10) JCC(11) JCC(12) JCC(13) JCC(14
         jcc_0, jcc_1, jcc_2,  jcc_3,  jcc_4,  jcc_5,  jcc_6,  jcc_7,
         jcc_8, jcc_9, jcc_10, jcc_11, jcc_12, jcc_13, jcc_14, jcc_15,
 };
+
+insn_fn branch_jcc_handler(unsigned cc)
+{
+	return jcc_fns[cc];
+}
 
 /* JrCXZ and LOOPcc count in CX, ECX or RCX by the address size. */
 #define COUNT_SZ(asz)                                                                              \
@@ -163,11 +206,15 @@ insn_fn branch_select(const struct decode *d)
 	case OP_JMPI:
 		return d->form == FORM_R ? jmp_r[sz] : jmp_m[sz];
 	case OP_CALL:
+		if (sz == SZ64 && d->mode == CPU_MODE_LONG64)
+			return call_rel_l64;
 		return call_rel[sz];
 	case OP_CALLI:
 		return d->form == FORM_R ? call_r[sz] : call_m[sz];
-	case OP_RET:
-		return ret[sz]; /* imm: the RET imm16 count, 0 for C3 */
+	case OP_RET: /* imm: the RET imm16 count, 0 for C3 */
+		if (sz == SZ64 && d->mode == CPU_MODE_LONG64)
+			return ret_l64;
+		return ret[sz];
 	case OP_JRCXZ:
 		return jrcxz[d->asize];
 	case OP_LOOP:

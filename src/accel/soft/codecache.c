@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accel/soft/blockopt.h"
 #include "accel/soft/decode.h"
 #include "accel/soft/mem.h"
 #include "accel/soft/tlb.h"
@@ -298,16 +299,20 @@ static unsigned decode_run(struct cpu *cpu, uint64_t rip, struct insn *tmp, unsi
 	f->page = rip - (lin & ~SOFT_PAGE_MASK);
 	f->host[0] = fetch_translate(cpu, lin);
 	f->host[1] = NULL;
+	struct decode d[BLOCK_MAX];
 	unsigned n = 0;
 	uint64_t pc = rip;
 	while (n < max) {
 		f->allow_cross = n == 0;
-		if (decode_insn(cpu, f, pc, &tmp[n]) == DECODE_CROSS)
+		if (decode_insn_full(cpu, cpu->mode, f, pc, &tmp[n], &d[n]) == DECODE_CROSS)
 			break;
 		pc += tmp[n].len;
 		if (ends_block(&tmp[n++]) || pc - f->page >= SOFT_PAGE_SIZE)
 			break;
 	}
+	/* Not for single steps: the passes assume the whole block runs (blockopt.c). */
+	if (max > 1)
+		block_optimise(tmp, d, n);
 	return n;
 }
 
@@ -515,7 +520,7 @@ struct block *code_cache_find_slow(struct cpu *cpu, uint64_t rip)
 	jc_insert(cpu, b);
 	return b;
 step:
-	/* Out of memory: run one instruction at a time rather than fail. */
-	block_fill(cpu, c->step, rip, tmp, 1);
-	return c->step;
+	/* Out of memory: run one instruction at a time rather than fail (decoded
+	 * again: tmp[0] may have a handler of a block pass that runs two). */
+	return code_cache_single(cpu, rip);
 }

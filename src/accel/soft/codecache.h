@@ -136,7 +136,8 @@ static inline struct block *code_cache_find(struct cpu *cpu, uint64_t rip)
 #if SOFTCPU_CHAIN_TAIL && !SOFTCPU_THREADED
 #error "SOFTCPU_CHAIN_TAIL needs SOFTCPU_THREADED"
 #endif
-static inline const struct insn *block_next(struct cpu *cpu, uint64_t rip)
+static inline __attribute__((always_inline)) const struct insn *block_next(struct cpu *cpu,
+                                                                           uint64_t rip)
 {
 	struct block *b = cpu->jc[jc_index(rip)];
 	cpu->rip = rip;

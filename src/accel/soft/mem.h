@@ -258,6 +258,22 @@ stack_peek(struct cpu *cpu, const struct insn *i, unsigned sz, uint64_t offset)
 	return mem_read_slow(cpu, i, a, 1u << sz, CPU_ACCESS_READ | MEM_STACK);
 }
 
+/*
+ * 64-bit mode with a 64-bit operand (handlers chosen at decode time for it):
+ * the stack address is RSP itself, no SS base and no wrap. The host
+ * address of the 8 bytes at sp, or NULL when the TLB fast path does not
+ * hold it (then the caller tail-calls its generic handler, which faults
+ * or takes the slow path: no stack frame on the fast path).
+ */
+static inline __attribute__((always_inline)) void *stack64_ptr(struct cpu *cpu, uint64_t sp,
+                                                               bool write)
+{
+	const struct cpu_tlb_entry *e = tlb_entry_for(cpu, sp + 7);
+	if (likely((write ? e->tag_write : e->tag_read) == (sp & SOFT_PAGE_MASK)))
+		return (void *)(uintptr_t)((intptr_t)sp + e->addend);
+	return NULL;
+}
+
 static inline void stack_adjust(struct cpu *cpu, uint64_t delta)
 {
 	unsigned ssz = stack_asize(cpu);

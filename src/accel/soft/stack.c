@@ -164,6 +164,42 @@ static unsigned pushsr_seg(const struct decode *d)
 	return d->opcode >> 3;
 }
 
+/* PUSH r64 / POP r64 in 64-bit mode: the fast path inline, the rest in the generic handler. */
+static __attribute__((noinline, cold)) const struct insn *push_r_slow(struct cpu *cpu,
+                                                                      const struct insn *i)
+{
+	return push_r_SZ64(cpu, i);
+}
+
+static __attribute__((noinline, cold)) const struct insn *pop_r_slow(struct cpu *cpu,
+                                                                     const struct insn *i)
+{
+	return pop_r_SZ64(cpu, i);
+}
+
+HANDLER(push_r_l64)
+{
+	uint64_t sp = cpu->gpr[R_RSP] - 8, v = cpu->gpr[i->reg]; /* PUSH RSP: the old value */
+	void *p = stack64_ptr(cpu, sp, true);
+	if (unlikely(!p))
+		return push_r_slow(cpu, i);
+	memcpy(p, &v, 8);
+	cpu->gpr[R_RSP] = sp;
+	return insn_next(cpu, i);
+}
+
+HANDLER(pop_r_l64)
+{
+	uint64_t sp = cpu->gpr[R_RSP], v;
+	const void *p = stack64_ptr(cpu, sp, false);
+	if (unlikely(!p))
+		return pop_r_slow(cpu, i);
+	memcpy(&v, p, 8);
+	cpu->gpr[R_RSP] = sp + 8;
+	cpu->gpr[i->reg] = v; /* POP RSP: the popped value wins */
+	return insn_next(cpu, i);
+}
+
 insn_fn stack_select(const struct decode *d)
 {
 	static const insn_fn push_r[4] = BY_SZ(push_r), push_m[4] = BY_SZ(push_m),
@@ -174,8 +210,12 @@ insn_fn stack_select(const struct decode *d)
 	unsigned sz = d->osize;
 	switch (d->op) {
 	case OP_PUSH:
+		if (d->form == FORM_R && sz == SZ64 && d->mode == CPU_MODE_LONG64)
+			return push_r_l64;
 		return d->form == FORM_R ? push_r[sz] : d->form == FORM_M ? push_m[sz] : push_i[sz];
 	case OP_POP:
+		if (d->form == FORM_R && sz == SZ64 && d->mode == CPU_MODE_LONG64)
+			return pop_r_l64;
 		return d->form == FORM_R ? pop_r[sz] : pop_m[sz];
 	case OP_PUSHSR:
 		d->insn->reg = (uint8_t)pushsr_seg(d);
