@@ -16,7 +16,7 @@ packages=(
 	cpio gzip lz4 binutils             # guest kit: initramfs, kernel payload, readelf
 )
 if [[ "${1:-}" == "--bench" ]]; then
-	packages+=(qemu-system-x86 hyperfine)
+	packages+=(qemu-system-x86 qemu-user hyperfine) # the peers: QEMU TCG/KVM, qemu-x86_64
 fi
 
 missing=()
