@@ -3,7 +3,7 @@
  * thread (epoll) on a listening AF_UNIX socket ember binds itself
  * (MHD_OPTION_LISTEN_SOCKET), a connection limit, a connection timeout,
  * and a body limit enforced from Content-Length before any byte of the
- * body is read (and while reading, for chunked bodies).
+ * body is kept (and while reading, for chunked bodies).
  *
  * A request is answered only when its whole body has arrived; a truncated
  * body never reaches the VMM thread. While the VMM thread answers one
@@ -42,13 +42,23 @@ struct api_server {
 /* How long api_server_destroy lets answers already given reach clients. */
 #define DRAIN_MS 1000
 
+/*
+ * An over-limit body up to this size is read and thrown away before the 400
+ * goes out. Answering at once and closing would leave the client's unsent
+ * bytes with nowhere to go: its next write fails with EPIPE (and an AF_UNIX
+ * close with unread data resets the peer), so curl -d @big.json reports a
+ * send failure instead of the 400. Bigger bodies are answered at once.
+ */
+#define DISCARD_LIMIT (1u << 20)
+
 /* One request being received. */
 struct conn {
 	char *body;
 	size_t len, cap;
 	uint64_t declared; /* Content-Length, 0 when absent */
 	bool too_large;
-	bool dispatched; /* counted in inflight until completed */
+	uint64_t discarded; /* bytes of an over-limit body thrown away */
+	bool dispatched;    /* counted in inflight until completed */
 	struct api_server *server;
 };
 
@@ -162,15 +172,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		}
 		if (c->declared > s->max_payload) {
 			c->too_large = true;
-			return too_large(s, mc, c->declared);
+			if (c->declared > DISCARD_LIMIT)
+				return too_large(s, mc, c->declared);
 		}
 		return MHD_YES;
 	}
 	if (*upload_size) {
 		size_t n = *upload_size;
 		*upload_size = 0;
-		if (c->too_large)
-			return MHD_YES;
+		if (c->too_large) {
+			/* A chunked body has no declared end: stop listening after
+			 * the discard limit rather than read forever. */
+			c->discarded += n;
+			return c->discarded > DISCARD_LIMIT ? MHD_NO : MHD_YES;
+		}
 		if (n > s->max_payload - c->len) {
 			/* Chunked, or more than Content-Length said: stop keeping it. */
 			c->too_large = true;

@@ -524,6 +524,21 @@ def test_payload_limit_and_connections(fc):
     body = p.sock.parent / "big.json"
     body.write_text(json.dumps({"x": "z" * 70000}))
     assert curl(p.sock, "PUT", "/mmds", "@" + str(body)) == 400
+    # Several MiB: answered before the body is read (curl waits for
+    # "100 Continue" on a body this size and gets the 400 instead).
+    body.write_text(json.dumps({"x": "w" * (4 << 20)}))
+    assert curl(p.sock, "PUT", "/mmds", "@" + str(body)) == 400
+    # A chunked body that never ends: the server stops listening after a
+    # bounded amount instead of reading forever, and stays healthy.
+    endless = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    endless.connect(str(p.sock))
+    endless.settimeout(10)
+    endless.sendall(b"PUT /mmds HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b"%x\r\n%s\r\n" % (65536, b"v" * 65536)
+    with pytest.raises(OSError):
+        for _ in range(1000):  # 64 MiB, far past any limit
+            endless.sendall(chunk)
+    endless.close()
     assert len(p.call("GET", "/mmds")[1]["x"]) == 51000
     # Ten idle connections: the 11th is refused or waits, and nothing breaks.
     idle = []

@@ -1,8 +1,10 @@
 /*
  * The block passes (src/accel/soft/blockopt.c: fused CMP/TEST + Jcc,
  * dead-flag handlers) against the unoptimised interpreter: random
- * sequences of register operations, loads (some of them faulting), PUSHF
- * and flag readers, ending in CMP/TEST + Jcc or SYSCALL, run once as
+ * sequences of register operations (among them the pairs the pair fusions
+ * take: MOV r, r + ALU/shift on the copy, two ALU operations on one
+ * register), loads (some of them faulting), PUSHF and flag readers, ending
+ * in CMP/TEST + Jcc or SYSCALL, some of them looping on themselves, run once as
  * whole blocks (passes applied) and once stepped with cpu_run(cpu, 1)
  * (one-instruction blocks, never optimised; that path is what the
  * difftest checks against the host CPU). Registers, every RFLAGS bit,
@@ -45,7 +47,7 @@ static unsigned rreg(void)
 }
 
 struct prog {
-	uint8_t b[512];
+	uint8_t b[1024];
 	unsigned n;
 };
 
@@ -145,10 +147,59 @@ static void random_based(struct prog *p)
 	}
 }
 
+/* 32- or 64-bit operand size (the sizes the pair fusions take). */
+static unsigned wide(struct prog *p, unsigned rex)
+{
+	bool w = rnd() & 1;
+	if (w || rex)
+		emit(p, 1, 0x40 | (w ? 8 : 0) | rex);
+	return w;
+}
+
+/* ALU r, r (01 09 21 29 31: add or and sub xor), r, imm8 (83 /k) or a shift by imm8/1. */
+static void alu_on(struct prog *p, unsigned dst, bool shifts)
+{
+	static const uint8_t rr_ops[] = {0x01, 0x09, 0x21, 0x29, 0x31};
+	static const uint8_t ext[] = {0, 1, 4, 5, 6};
+	static const uint8_t grp2[] = {0, 1, 4, 5, 7};
+	wide(p, 0);
+	switch (rnd() % (shifts ? 4 : 2)) {
+	case 0: /* the source may be the destination itself */
+		emit(p, 2, rr_ops[rnd() % 5], 0xc0 | (rnd() % 3 ? rreg() : dst) << 3 | dst);
+		break;
+	case 1:
+		emit(p, 3, 0x83, 0xc0 | ext[rnd() % 5] << 3 | dst, (unsigned)rnd() & 0xff);
+		break;
+	case 2:
+		emit(p, 3, 0xc1, 0xc0 | grp2[rnd() % 5] << 3 | dst, (unsigned)(rnd() % 66));
+		break;
+	default:
+		emit(p, 2, 0xd1, 0xc0 | grp2[rnd() % 5] << 3 | dst);
+		break;
+	}
+}
+
+static void random_pair(struct prog *p)
+{
+	unsigned dst = rreg();
+	if (rnd() & 1) { /* mov dst, src (89 /r) */
+		wide(p, 0);
+		emit(p, 2, 0x89, 0xc0 | rreg() << 3 | dst);
+		alu_on(p, dst, true);
+	} else {
+		alu_on(p, dst, false);
+		alu_on(p, dst, false);
+	}
+}
+
 static void random_insn(struct prog *p)
 {
 	if (rnd() % 4 == 0) {
 		random_based(p);
+		return;
+	}
+	if (rnd() % 6 == 0) {
+		random_pair(p);
 		return;
 	}
 	static const uint8_t alu_rr[] = {0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39, 0x85};
@@ -331,12 +382,25 @@ static void run(const struct prog *p, const uint64_t *regs, bool step, struct st
 
 static void test_blocks_match_steps(void **state)
 {
-	unsigned faults = 0, taken = 0;
+	unsigned faults = 0, taken = 0, loops = 0;
 	for (unsigned t = 0; t < 4000; t++) {
 		struct prog p = {.n = 0};
 		unsigned len = 1 + (unsigned)(rnd() % 24);
+		/* A quarter loop on themselves: mov $n, %r11d; L: body; dec %r11d; jnz L. */
+		bool loop = rnd() % 4 == 0;
+		if (loop) {
+			emit(&p, 2, 0x41, 0xbb);
+			emit32(&p, 1 + (uint32_t)(rnd() % 5));
+		}
+		unsigned head = p.n;
 		for (unsigned k = 0; k < len; k++)
 			random_insn(&p);
+		if (loop) {
+			emit(&p, 3, 0x41, 0xff, 0xcb);
+			emit(&p, 2, 0x0f, 0x85); /* jnz rel32 */
+			emit32(&p, (uint32_t)(head - (p.n + 4)));
+			loops++;
+		}
 		random_end(&p);
 		uint64_t regs[16];
 		for (unsigned k = 0; k < 16; k++) {
@@ -382,6 +446,7 @@ static void test_blocks_match_steps(void **state)
 	/* The generator reaches both outcomes of the branches and the faults. */
 	assert_true(faults > 50);
 	assert_true(taken > 200);
+	assert_true(loops > 500);
 }
 
 int main(void)

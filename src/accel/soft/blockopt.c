@@ -21,6 +21,10 @@
  *    block can only be dropped under itself by a write to memory, so
  *    nothing else can observe the dropped flags. All flags are live at the
  *    block's end.
+ *
+ * 3. Fixed address forms for memory operands (below, section 3).
+ * 4. and 5. Pairs: MOV r, r + an operation on the copy, and two ALU
+ *    operations on one register, run by one handler (sections 4 and 5).
  */
 #include "accel/soft/blockopt.h"
 
@@ -93,13 +97,15 @@ static inline __attribute__((always_inline)) bool fused_cc(unsigned kind, unsign
 #define FUSED_CC(kind, name, form, sz)                                                             \
 	FUSED(kind, name, form, sz, 0)                                                             \
 	FUSED(kind, name, form, sz, 1)                                                             \
-	FUSED(kind, name, form, sz, 2) FUSED(kind, name, form, sz, 3)                              \
-	    FUSED(kind, name, form, sz, 4) FUSED(kind, name, form, sz, 5)                          \
-	        FUSED(kind, name, form, sz, 6) FUSED(kind, name, form, sz, 7)                      \
-	            FUSED(kind, name, form, sz, 8) FUSED(kind, name, form, sz, 9)                  \
-	                FUSED(kind, name, form, sz, 10) FUSED(kind, name, form, sz, 11)            \
-	                    FUSED(kind, name, form, sz, 12) FUSED(kind, name, form, sz, 13)        \
-	                        FUSED(kind, name, form, sz, 14) FUSED(kind, name, form, sz, 15)
+	FUSED(kind, name, form, sz, 2)                                                             \
+	FUSED(kind, name, form, sz, 3)                                                             \
+	FUSED(kind, name, form, sz, 4)                                                             \
+	FUSED(kind, name, form, sz, 5)                                                             \
+	FUSED(kind, name, form, sz, 6) FUSED(kind, name, form, sz, 7)                              \
+	    FUSED(kind, name, form, sz, 8) FUSED(kind, name, form, sz, 9)                          \
+	        FUSED(kind, name, form, sz, 10) FUSED(kind, name, form, sz, 11)                    \
+	            FUSED(kind, name, form, sz, 12) FUSED(kind, name, form, sz, 13)                \
+	                FUSED(kind, name, form, sz, 14) FUSED(kind, name, form, sz, 15)
 #define FUSED_SZ(kind, name, form)                                                                 \
 	FUSED_CC(kind, name, form, SZ8)                                                            \
 	FUSED_CC(kind, name, form, SZ16)                                                           \
@@ -181,11 +187,12 @@ static inline __attribute__((always_inline)) uint64_t nf_alu2(unsigned k, uint64
 	}
 
 #define EACH_SZ(M, k, name) M(k, name, SZ8) M(k, name, SZ16) M(k, name, SZ32) M(k, name, SZ64)
-EACH_SZ(NF_ALU2_SZ, N_ADD, add)
-EACH_SZ(NF_ALU2_SZ, N_OR, or)
-EACH_SZ(NF_ALU2_SZ, N_AND, and)
-EACH_SZ(NF_ALU2_SZ, N_SUB, sub)
-EACH_SZ(NF_ALU2_SZ, N_XOR, xor)
+/* E(M, kind, name) for each operation of a family: the handler sets of passes 2 and 4. */
+#define EACH_ALU2(E, M)                                                                            \
+	E(M, N_ADD, add) E(M, N_OR, or) E(M, N_AND, and) E(M, N_SUB, sub) E(M, N_XOR, xor)
+#define EACH_SHIFT(E, M)                                                                           \
+	E(M, S_ROL, rol) E(M, S_ROR, ror) E(M, S_SHL, shl) E(M, S_SHR, shr) E(M, S_SAR, sar)
+EACH_ALU2(EACH_SZ, NF_ALU2_SZ)
 
 #define NF_FNS(name, f)                                                                            \
 	{                                                                                          \
@@ -252,11 +259,7 @@ static inline __attribute__((always_inline)) uint64_t nf_shift(unsigned k, unsig
 		reg_set(cpu, sz, i->reg, nf_shift(k, sz, reg_get(cpu, sz, i->reg), 1));            \
 		return insn_next(cpu, i);                                                          \
 	}
-EACH_SZ(NF_SHIFT_SZ, S_ROL, rol)
-EACH_SZ(NF_SHIFT_SZ, S_ROR, ror)
-EACH_SZ(NF_SHIFT_SZ, S_SHL, shl)
-EACH_SZ(NF_SHIFT_SZ, S_SHR, shr)
-EACH_SZ(NF_SHIFT_SZ, S_SAR, sar)
+EACH_SHIFT(EACH_SZ, NF_SHIFT_SZ)
 static const insn_fn nf_shift_fns[S_COUNT][2][4] = {
     {NF_FNS(rol, ri), NF_FNS(rol, r1)}, {NF_FNS(ror, ri), NF_FNS(ror, r1)},
     {NF_FNS(shl, ri), NF_FNS(shl, r1)}, {NF_FNS(shr, ri), NF_FNS(shr, r1)},
@@ -535,8 +538,8 @@ m_alu(struct cpu *cpu, unsigned k, unsigned sz, bool flags, uint64_t a, uint64_t
 	ALU_RM_EA(k, name, flags, sz, bisd, EA_BISD)
 #define ALU_RM(k, name, flags)                                                                     \
 	ALU_RM_SZ(k, name, flags, SZ8)                                                             \
-	ALU_RM_SZ(k, name, flags, SZ16) ALU_RM_SZ(k, name, flags, SZ32)                            \
-	    ALU_RM_SZ(k, name, flags, SZ64)
+	ALU_RM_SZ(k, name, flags, SZ16)                                                            \
+	ALU_RM_SZ(k, name, flags, SZ32) ALU_RM_SZ(k, name, flags, SZ64)
 ALU_RM(M_ADD, m_add, true)
 ALU_RM(M_OR, m_or, true)
 ALU_RM(M_AND, m_and, true)
@@ -583,6 +586,184 @@ LEA_SZ(SZ16)
 LEA_SZ(SZ32)
 LEA_SZ(SZ64)
 static const insn_fn lea_fns[2][4] = {EA_FNS3(lea, bd), EA_FNS3(lea, bisd)};
+
+/*
+ * ---- 4. MOV r, r followed by an operation on the copy ----
+ *
+ * x86's two-operand forms make "copy, then modify the copy" the commonest
+ * pair in compiled code (mov %rdx,%rcx; shr $17,%rcx). When the second
+ * instruction is a register-only operation whose flags are dead (it got a
+ * no-flags handler above), the MOV's handler does both: one dispatch and
+ * one trip of the value through cpu->gpr fewer. Neither can fault, so the
+ * skipped instruction needs no exact RIP.
+ */
+#define MV_ALU2_SZ(k, name, sz)                                                                    \
+	HANDLER(mv_##name##_rr_##sz)                                                               \
+	{                                                                                          \
+		uint64_t v = reg_get(cpu, sz, i->base);                                            \
+		uint64_t b = i[1].base == i->reg ? v : reg_get(cpu, sz, i[1].base);                \
+		reg_set(cpu, sz, i->reg, nf_alu2(k, v, b));                                        \
+		return insn_next(cpu, i + 1);                                                      \
+	}                                                                                          \
+	HANDLER(mv_##name##_ri_##sz)                                                               \
+	{                                                                                          \
+		reg_set(cpu, sz, i->reg, nf_alu2(k, reg_get(cpu, sz, i->base), i[1].imm));         \
+		return insn_next(cpu, i + 1);                                                      \
+	}
+#define MV_SHIFT_SZ(k, name, sz)                                                                   \
+	HANDLER(mv_##name##_ri_##sz)                                                               \
+	{                                                                                          \
+		unsigned c = (unsigned)i[1].imm & (sz == SZ64 ? 63 : 31);                          \
+		reg_set(cpu, sz, i->reg, nf_shift(k, sz, reg_get(cpu, sz, i->base), c));           \
+		return insn_next(cpu, i + 1);                                                      \
+	}                                                                                          \
+	HANDLER(mv_##name##_r1_##sz)                                                               \
+	{                                                                                          \
+		reg_set(cpu, sz, i->reg, nf_shift(k, sz, reg_get(cpu, sz, i->base), 1));           \
+		return insn_next(cpu, i + 1);                                                      \
+	}
+#define EACH_WIDE(M, k, name) M(k, name, SZ32) M(k, name, SZ64)
+EACH_ALU2(EACH_WIDE, MV_ALU2_SZ)
+EACH_SHIFT(EACH_WIDE, MV_SHIFT_SZ)
+
+#define MV_FNS(name, f)                                                                            \
+	{                                                                                          \
+		NULL, NULL, mv_##name##_##f##_SZ32, mv_##name##_##f##_SZ64                         \
+	}
+/* [N_*][0: rr, 1: ri][size] and [S_*][0: imm, 1: by 1][size] */
+static const insn_fn mv_alu2_fns[N_COUNT][2][4] = {
+    {MV_FNS(add, rr), MV_FNS(add, ri)}, {MV_FNS(or, rr), MV_FNS(or, ri)},
+    {MV_FNS(and, rr), MV_FNS(and, ri)}, {MV_FNS(sub, rr), MV_FNS(sub, ri)},
+    {MV_FNS(xor, rr), MV_FNS(xor, ri)},
+};
+static const insn_fn mv_shift_fns[S_COUNT][2][4] = {
+    {MV_FNS(rol, ri), MV_FNS(rol, r1)}, {MV_FNS(ror, ri), MV_FNS(ror, r1)},
+    {MV_FNS(shl, ri), MV_FNS(shl, r1)}, {MV_FNS(shr, ri), MV_FNS(shr, r1)},
+    {MV_FNS(sar, ri), MV_FNS(sar, r1)},
+};
+
+/* The fused handler for MOV r, r (size sz) followed by next, or NULL. */
+static insn_fn mv_select(insn_fn next, unsigned sz)
+{
+	for (unsigned k = 0; k < N_COUNT; k++)
+		for (unsigned f = 0; f < 2; f++)
+			if (next == nf_alu2_fns[k][f ? FORM_RI : FORM_RR][sz])
+				return mv_alu2_fns[k][f][sz];
+	for (unsigned k = 0; k < S_COUNT; k++)
+		for (unsigned f = 0; f < 2; f++)
+			if (next == nf_shift_fns[k][f][sz])
+				return mv_shift_fns[k][f][sz];
+	return NULL;
+}
+
+/*
+ * ---- 5. two ALU operations on one register ----
+ *
+ * ADD/OR/AND/SUB/XOR r, r/imm twice in a row on the same destination
+ * (MD5's xor/and/xor/add chains, accumulations): one handler, the value
+ * stays in a host register between the two. The first one's flags are
+ * always dead (the second writes all of them and neither can fault); the
+ * second records its flags when they are live (fl).
+ */
+enum { P_RR, P_RI };
+
+#define P_OPND(f, in, sz) ((f) == P_RR ? reg_get(cpu, sz, (in)->base) : (in)->imm)
+
+#define PAIR(k1, f1, k2, f2, fl, sz)                                                               \
+	HANDLER(pr_##k1##_##f1##_##k2##_##f2##_##fl##_##sz)                                        \
+	{                                                                                          \
+		uint64_t t =                                                                       \
+		    m_alu(cpu, k1, sz, false, reg_get(cpu, sz, i->reg), P_OPND(f1, i, sz));        \
+		uint64_t b = f2 == P_RR && i[1].base == i->reg ? t : P_OPND(f2, &i[1], sz);        \
+		reg_set(cpu, sz, i->reg, m_alu(cpu, k2, sz, fl, t, b));                            \
+		return insn_next(cpu, i + 1);                                                      \
+	}
+#define PAIR_SZ(k1, f1, k2, f2, fl) PAIR(k1, f1, k2, f2, fl, SZ32) PAIR(k1, f1, k2, f2, fl, SZ64)
+#define PAIR_FL(k1, f1, k2, f2)     PAIR_SZ(k1, f1, k2, f2, 0) PAIR_SZ(k1, f1, k2, f2, 1)
+#define PAIR_F2(k1, f1, k2)         PAIR_FL(k1, f1, k2, P_RR) PAIR_FL(k1, f1, k2, P_RI)
+#define PAIR_K2(k1, f1)                                                                            \
+	PAIR_F2(k1, f1, M_ADD)                                                                     \
+	PAIR_F2(k1, f1, M_OR) PAIR_F2(k1, f1, M_AND) PAIR_F2(k1, f1, M_SUB) PAIR_F2(k1, f1, M_XOR)
+#define PAIR_F1(k1) PAIR_K2(k1, P_RR) PAIR_K2(k1, P_RI)
+PAIR_F1(M_ADD)
+PAIR_F1(M_OR)
+PAIR_F1(M_AND)
+PAIR_F1(M_SUB)
+PAIR_F1(M_XOR)
+
+#define PT_SZ(k1, f1, k2, f2, fl)                                                                  \
+	{                                                                                          \
+		pr_##k1##_##f1##_##k2##_##f2##_##fl##_SZ32,                                        \
+		    pr_##k1##_##f1##_##k2##_##f2##_##fl##_SZ64                                     \
+	}
+#define PT_FL(k1, f1, k2, f2)                                                                      \
+	{                                                                                          \
+		PT_SZ(k1, f1, k2, f2, 0), PT_SZ(k1, f1, k2, f2, 1)                                 \
+	}
+#define PT_F2(k1, f1, k2)                                                                          \
+	{                                                                                          \
+		PT_FL(k1, f1, k2, P_RR), PT_FL(k1, f1, k2, P_RI)                                   \
+	}
+#define PT_K2(k1, f1)                                                                              \
+	{                                                                                          \
+		PT_F2(k1, f1, M_ADD), PT_F2(k1, f1, M_OR), PT_F2(k1, f1, M_AND),                   \
+		    PT_F2(k1, f1, M_SUB), PT_F2(k1, f1, M_XOR)                                     \
+	}
+#define PT_F1(k1)                                                                                  \
+	{                                                                                          \
+		PT_K2(k1, P_RR), PT_K2(k1, P_RI)                                                   \
+	}
+/* [first M_*][first P_*][second M_*][second P_*][second's flags live][SZ32, SZ64] */
+static const insn_fn pair_fns[5][2][5][2][2][2] = {
+    PT_F1(M_ADD), PT_F1(M_OR), PT_F1(M_AND), PT_F1(M_SUB), PT_F1(M_XOR),
+};
+
+/* Is insn (decoded as d) an ADD/OR/AND/SUB/XOR r, r/imm of 32 or 64 bits? Its M_* and P_*. */
+static bool pair_part(const struct decode *d, const struct insn *in, unsigned *k, unsigned *f)
+{
+	static const int8_t kinds[] = {[OP_ADD - OP_ADD] = M_ADD, [OP_OR - OP_ADD] = M_OR,
+	                               [OP_ADC - OP_ADD] = -1,    [OP_SBB - OP_ADD] = -1,
+	                               [OP_AND - OP_ADD] = M_AND, [OP_SUB - OP_ADD] = M_SUB,
+	                               [OP_XOR - OP_ADD] = M_XOR};
+	if (d->op < OP_ADD || d->op > OP_XOR || kinds[d->op - OP_ADD] < 0 || d->lock ||
+	    (d->osize != SZ32 && d->osize != SZ64) || (d->form != FORM_RR && d->form != FORM_RI) ||
+	    in->fn == insn_ud || in->fn == insn_gp0)
+		return false;
+	*k = (unsigned)kinds[d->op - OP_ADD];
+	*f = d->form == FORM_RR ? P_RR : P_RI;
+	return true;
+}
+
+static insn_fn pair_select(const struct insn *insn, const struct decode *d)
+{
+	unsigned k1, f1, k2, f2, sz = d[0].osize;
+	if (!pair_part(&d[0], &insn[0], &k1, &f1) || !pair_part(&d[1], &insn[1], &k2, &f2) ||
+	    d[1].osize != sz || insn[1].reg != insn[0].reg)
+		return NULL;
+	_Static_assert((int)M_ADD == N_ADD && (int)M_OR == N_OR && (int)M_AND == N_AND &&
+	                   (int)M_SUB == N_SUB && (int)M_XOR == N_XOR,
+	               "one numbering for both tables");
+	bool live = insn[1].fn != nf_alu2_fns[k2][d[1].form][sz];
+	return pair_fns[k1][f1][k2][f2][live][sz - SZ32];
+}
+
+/* Passes 4 and 5, left to right: an instruction is in at most one pair. */
+static void fuse_pairs(struct insn *insn, const struct decode *d, unsigned n)
+{
+	for (unsigned k = 0; k + 1 < n; k++) {
+		unsigned sz = d[k].osize;
+		insn_fn f = NULL;
+		if (d[k].op == OP_MOV && d[k].form == FORM_RR && (sz == SZ32 || sz == SZ64) &&
+		    d[k + 1].osize == sz && insn[k + 1].reg == insn[k].reg)
+			f = mv_select(insn[k + 1].fn, sz);
+		else
+			f = pair_select(&insn[k], &d[k]);
+		if (f) {
+			insn[k].fn = f;
+			k++;
+		}
+	}
+}
 
 /*
  * A handler with a fixed address form for d (flags: the instruction's
@@ -777,4 +958,5 @@ void block_optimise(struct insn *insn, const struct decode *d, unsigned n)
 		}
 		live = flags_barrier(&d[k], &insn[k]) ? FLAGS_ARITH : rd | (live & ~wr);
 	}
+	fuse_pairs(insn, d, n);
 }

@@ -73,7 +73,7 @@ struct code_cache {
 	size_t nbuckets, nblocks, bytes;
 	struct page_head **pages;
 	size_t npages;
-	uint64_t flushes; /* whole-cache drops (CACHE_MAX_BYTES reached, or asked for) */
+	uint64_t flushes;    /* whole-cache drops (CACHE_MAX_BYTES reached, or asked for) */
 	struct block *stale; /* dropped while executing: freed by code_cache_reap */
 	struct block *step;  /* scratch block for budget-limited single steps */
 	uint64_t gen;        /* bumped whenever a block is dropped */
@@ -139,8 +139,15 @@ static inline struct block *code_cache_find(struct cpu *cpu, uint64_t rip)
 static inline __attribute__((always_inline)) const struct insn *block_next(struct cpu *cpu,
                                                                            uint64_t rip)
 {
-	struct block *b = cpu->jc[jc_index(rip)];
-	cpu->rip = rip;
+	/*
+	 * A loop that is one block branches to itself: no lookup. The running
+	 * block is of the current mode, CPL and CS base by construction (an
+	 * instruction that changes them ends the block through the run loop);
+	 * the uncached one-instruction block (npages 0) is left to the loop.
+	 */
+	struct block *b = cpu->block;
+	if (b->rip != rip || !b->npages)
+		b = cpu->jc[jc_index(rip)];
 	/* A pending interrupt request (cpu.h CPU_INT_*) goes back to the run loop. */
 	if (likely(b && b->rip == rip && b->n <= cpu->budget_left &&
 	           !atomic_load_explicit(&cpu->interrupt_request, memory_order_relaxed))) {
@@ -153,6 +160,7 @@ static inline __attribute__((always_inline)) const struct insn *block_next(struc
 		return b->insn;
 #endif
 	}
+	cpu->rip = rip;
 	return NULL;
 }
 
