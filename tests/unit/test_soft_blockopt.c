@@ -2,8 +2,8 @@
  * The block passes (src/accel/soft/blockopt.c: fused CMP/TEST + Jcc,
  * dead-flag handlers) against the unoptimised interpreter: random
  * sequences of register operations (among them the pairs the pair fusions
- * take: MOV r, r + ALU/shift on the copy, two ALU operations on one
- * register), loads (some of them faulting), PUSHF and flag readers, ending
+ * take: MOV r, r + ALU/shift on the copy, two ALU or shift operations on
+ * one register), loads (some of them faulting), PUSHF and flag readers, ending
  * in CMP/TEST + Jcc or SYSCALL, some of them looping on themselves, run once as
  * whole blocks (passes applied) and once stepped with cpu_run(cpu, 1)
  * (one-instruction blocks, never optimised; that path is what the
@@ -186,9 +186,9 @@ static void random_pair(struct prog *p)
 		wide(p, 0);
 		emit(p, 2, 0x89, 0xc0 | rreg() << 3 | dst);
 		alu_on(p, dst, true);
-	} else {
-		alu_on(p, dst, false);
-		alu_on(p, dst, false);
+	} else { /* ALU + ALU, shift + ALU, ALU + shift, shift + shift */
+		alu_on(p, dst, rnd() & 1);
+		alu_on(p, dst, rnd() & 1);
 	}
 }
 

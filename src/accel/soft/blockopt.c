@@ -23,8 +23,9 @@
  *    block's end.
  *
  * 3. Fixed address forms for memory operands (below, section 3).
- * 4. and 5. Pairs: MOV r, r + an operation on the copy, and two ALU
- *    operations on one register, run by one handler (sections 4 and 5).
+ * 4. and 5. Pairs: MOV r, r + an operation on the copy, and two ALU (or
+ *    ALU and shift-by-imm8) operations on one register, run by one handler
+ *    (sections 4 and 5).
  */
 #include "accel/soft/blockopt.h"
 
@@ -101,11 +102,13 @@ static inline __attribute__((always_inline)) bool fused_cc(unsigned kind, unsign
 	FUSED(kind, name, form, sz, 3)                                                             \
 	FUSED(kind, name, form, sz, 4)                                                             \
 	FUSED(kind, name, form, sz, 5)                                                             \
-	FUSED(kind, name, form, sz, 6) FUSED(kind, name, form, sz, 7)                              \
-	    FUSED(kind, name, form, sz, 8) FUSED(kind, name, form, sz, 9)                          \
-	        FUSED(kind, name, form, sz, 10) FUSED(kind, name, form, sz, 11)                    \
-	            FUSED(kind, name, form, sz, 12) FUSED(kind, name, form, sz, 13)                \
-	                FUSED(kind, name, form, sz, 14) FUSED(kind, name, form, sz, 15)
+	FUSED(kind, name, form, sz, 6)                                                             \
+	FUSED(kind, name, form, sz, 7)                                                             \
+	FUSED(kind, name, form, sz, 8)                                                             \
+	FUSED(kind, name, form, sz, 9) FUSED(kind, name, form, sz, 10)                             \
+	    FUSED(kind, name, form, sz, 11) FUSED(kind, name, form, sz, 12)                        \
+	        FUSED(kind, name, form, sz, 13) FUSED(kind, name, form, sz, 14)                    \
+	            FUSED(kind, name, form, sz, 15)
 #define FUSED_SZ(kind, name, form)                                                                 \
 	FUSED_CC(kind, name, form, SZ8)                                                            \
 	FUSED_CC(kind, name, form, SZ16)                                                           \
@@ -681,15 +684,19 @@ enum { P_RR, P_RI };
 #define PAIR_SZ(k1, f1, k2, f2, fl) PAIR(k1, f1, k2, f2, fl, SZ32) PAIR(k1, f1, k2, f2, fl, SZ64)
 #define PAIR_FL(k1, f1, k2, f2)     PAIR_SZ(k1, f1, k2, f2, 0) PAIR_SZ(k1, f1, k2, f2, 1)
 #define PAIR_F2(k1, f1, k2)         PAIR_FL(k1, f1, k2, P_RR) PAIR_FL(k1, f1, k2, P_RI)
-#define PAIR_K2(k1, f1)                                                                            \
-	PAIR_F2(k1, f1, M_ADD)                                                                     \
-	PAIR_F2(k1, f1, M_OR) PAIR_F2(k1, f1, M_AND) PAIR_F2(k1, f1, M_SUB) PAIR_F2(k1, f1, M_XOR)
-#define PAIR_F1(k1) PAIR_K2(k1, P_RR) PAIR_K2(k1, P_RI)
-PAIR_F1(M_ADD)
-PAIR_F1(M_OR)
-PAIR_F1(M_AND)
-PAIR_F1(M_SUB)
-PAIR_F1(M_XOR)
+/* X(..., kind) for the five ALU kinds and the five shift kinds (the generated handler sets). */
+#define EACH_M1(X)       X(M_ADD) X(M_OR) X(M_AND) X(M_SUB) X(M_XOR)
+#define EACH_M3(X, a, b) X(a, b, M_ADD) X(a, b, M_OR) X(a, b, M_AND) X(a, b, M_SUB) X(a, b, M_XOR)
+#define EACH_S1(X)       X(S_ROL) X(S_ROR) X(S_SHL) X(S_SHR) X(S_SAR)
+#define EACH_S3(X, a, b) X(a, b, S_ROL) X(a, b, S_ROR) X(a, b, S_SHL) X(a, b, S_SHR) X(a, b, S_SAR)
+/* The same as initializer lists. */
+#define LIST_M3(X, a, b)                                                                           \
+	X(a, b, M_ADD), X(a, b, M_OR), X(a, b, M_AND), X(a, b, M_SUB), X(a, b, M_XOR)
+#define LIST_S3(X, a, b)                                                                           \
+	X(a, b, S_ROL), X(a, b, S_ROR), X(a, b, S_SHL), X(a, b, S_SHR), X(a, b, S_SAR)
+#define PAIR_K2(k1, f1) EACH_M3(PAIR_F2, k1, f1)
+#define PAIR_F1(k1)     PAIR_K2(k1, P_RR) PAIR_K2(k1, P_RI)
+EACH_M1(PAIR_F1)
 
 #define PT_SZ(k1, f1, k2, f2, fl)                                                                  \
 	{                                                                                          \
@@ -706,8 +713,7 @@ PAIR_F1(M_XOR)
 	}
 #define PT_K2(k1, f1)                                                                              \
 	{                                                                                          \
-		PT_F2(k1, f1, M_ADD), PT_F2(k1, f1, M_OR), PT_F2(k1, f1, M_AND),                   \
-		    PT_F2(k1, f1, M_SUB), PT_F2(k1, f1, M_XOR)                                     \
+		LIST_M3(PT_F2, k1, f1)                                                             \
 	}
 #define PT_F1(k1)                                                                                  \
 	{                                                                                          \
@@ -747,6 +753,101 @@ static insn_fn pair_select(const struct insn *insn, const struct decode *d)
 	return pair_fns[k1][f1][k2][f2][live][sz - SZ32];
 }
 
+/*
+ * Shifts and rotates by an immediate next to an ALU operation on the same
+ * register (hash rounds: add, rol, add; the LCG's shr, xor). Shift + ALU:
+ * the shift's flags are dead (the ALU writes all six); the ALU records
+ * its flags when they are live. ALU + shift: only when both already have
+ * no-flags handlers (the shift writes CF/OF at most, so the ALU's other
+ * flags would otherwise survive it).
+ */
+#define SA(s, k2, f2, fl, sz)                                                                      \
+	HANDLER(sa_##s##_##k2##_##f2##_##fl##_##sz)                                                \
+	{                                                                                          \
+		unsigned c = (unsigned)i->imm & (sz == SZ64 ? 63 : 31);                            \
+		uint64_t t = nf_shift(s, sz, reg_get(cpu, sz, i->reg), c) & size_mask(sz);         \
+		uint64_t b = f2 == P_RR && i[1].base == i->reg ? t : P_OPND(f2, &i[1], sz);        \
+		reg_set(cpu, sz, i->reg, m_alu(cpu, k2, sz, fl, t, b));                            \
+		return insn_next(cpu, i + 1);                                                      \
+	}
+#define AS(k1, f1, s, sz)                                                                          \
+	HANDLER(as_##k1##_##f1##_##s##_##sz)                                                       \
+	{                                                                                          \
+		uint64_t t =                                                                       \
+		    m_alu(cpu, k1, sz, false, reg_get(cpu, sz, i->reg), P_OPND(f1, i, sz));        \
+		unsigned c = (unsigned)i[1].imm & (sz == SZ64 ? 63 : 31);                          \
+		reg_set(cpu, sz, i->reg, nf_shift(s, sz, t, c));                                   \
+		return insn_next(cpu, i + 1);                                                      \
+	}
+#define SA_FL(s, k2, f2)                                                                           \
+	SA(s, k2, f2, 0, SZ32) SA(s, k2, f2, 0, SZ64) SA(s, k2, f2, 1, SZ32) SA(s, k2, f2, 1, SZ64)
+#define SA_K2(s, unused, k2) SA_FL(s, k2, P_RR) SA_FL(s, k2, P_RI)
+#define SA_S(s)              EACH_M3(SA_K2, s, 0)
+#define AS_SZ(k1, f1, s)     AS(k1, f1, s, SZ32) AS(k1, f1, s, SZ64)
+#define AS_K1(k1)            EACH_S3(AS_SZ, k1, P_RR) EACH_S3(AS_SZ, k1, P_RI)
+EACH_S1(SA_S)
+EACH_M1(AS_K1)
+
+#define SAT_FL(s, k2, f2)                                                                          \
+	{                                                                                          \
+		{sa_##s##_##k2##_##f2##_0_SZ32, sa_##s##_##k2##_##f2##_0_SZ64},                    \
+		{                                                                                  \
+			sa_##s##_##k2##_##f2##_1_SZ32, sa_##s##_##k2##_##f2##_1_SZ64               \
+		}                                                                                  \
+	}
+#define SAT_K2(s, unused, k2)                                                                      \
+	{                                                                                          \
+		SAT_FL(s, k2, P_RR), SAT_FL(s, k2, P_RI)                                           \
+	}
+#define SAT_S(s)                                                                                   \
+	{                                                                                          \
+		LIST_M3(SAT_K2, s, 0)                                                              \
+	}
+#define AST_SZ(k1, f1, s)                                                                          \
+	{                                                                                          \
+		as_##k1##_##f1##_##s##_SZ32, as_##k1##_##f1##_##s##_SZ64                           \
+	}
+#define AST_S(k1, f1)                                                                              \
+	{                                                                                          \
+		LIST_S3(AST_SZ, k1, f1)                                                            \
+	}
+#define AST_K1(k1)                                                                                 \
+	{                                                                                          \
+		AST_S(k1, P_RR), AST_S(k1, P_RI)                                                   \
+	}
+/* [S_*][second M_*][second P_*][second's flags live][SZ32, SZ64] */
+static const insn_fn sa_fns[S_COUNT][5][2][2][2] = {SAT_S(S_ROL), SAT_S(S_ROR), SAT_S(S_SHL),
+                                                    SAT_S(S_SHR), SAT_S(S_SAR)};
+/* [first M_*][first P_*][S_*][SZ32, SZ64] */
+static const insn_fn as_fns[5][2][S_COUNT][2] = {AST_K1(M_ADD), AST_K1(M_OR), AST_K1(M_AND),
+                                                 AST_K1(M_SUB), AST_K1(M_XOR)};
+
+/* The S_* of a no-flags shift/rotate by imm8 handler of size sz, or -1. */
+static int nf_shift_imm_kind(insn_fn fn, unsigned sz)
+{
+	for (unsigned k = 0; k < S_COUNT; k++)
+		if (fn == nf_shift_fns[k][0][sz])
+			return (int)k;
+	return -1;
+}
+
+static insn_fn shift_pair_select(const struct insn *insn, const struct decode *d)
+{
+	unsigned k, f, sz = d[0].osize;
+	if ((sz != SZ32 && sz != SZ64) || d[1].osize != sz || insn[1].reg != insn[0].reg)
+		return NULL;
+	int s = nf_shift_imm_kind(insn[0].fn, sz);
+	if (s >= 0 && pair_part(&d[1], &insn[1], &k, &f)) {
+		bool live = insn[1].fn != nf_alu2_fns[k][d[1].form][sz];
+		return sa_fns[s][k][f][live][sz - SZ32];
+	}
+	s = nf_shift_imm_kind(insn[1].fn, sz);
+	if (s >= 0 && pair_part(&d[0], &insn[0], &k, &f) &&
+	    insn[0].fn == nf_alu2_fns[k][d[0].form][sz])
+		return as_fns[k][f][s][sz - SZ32];
+	return NULL;
+}
+
 /* Passes 4 and 5, left to right: an instruction is in at most one pair. */
 static void fuse_pairs(struct insn *insn, const struct decode *d, unsigned n)
 {
@@ -756,8 +857,8 @@ static void fuse_pairs(struct insn *insn, const struct decode *d, unsigned n)
 		if (d[k].op == OP_MOV && d[k].form == FORM_RR && (sz == SZ32 || sz == SZ64) &&
 		    d[k + 1].osize == sz && insn[k + 1].reg == insn[k].reg)
 			f = mv_select(insn[k + 1].fn, sz);
-		else
-			f = pair_select(&insn[k], &d[k]);
+		else if (!(f = pair_select(&insn[k], &d[k])))
+			f = shift_pair_select(&insn[k], &d[k]);
 		if (f) {
 			insn[k].fn = f;
 			k++;

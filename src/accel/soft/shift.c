@@ -70,6 +70,25 @@ static inline __attribute__((always_inline)) void set_cf_of(struct cpu *cpu, uns
 	lf->op = LF_OP(LF_ROT, LF_SIZE(lf->op));
 }
 
+/* ROL or ROR of a (sz bits) by a masked count c: the result, CF and OF. */
+static inline __attribute__((always_inline)) uint64_t rotate(unsigned k, unsigned sz, uint64_t a,
+                                                             unsigned c, unsigned *cf, unsigned *of)
+{
+	const unsigned w = BITS(sz), n = c & (w - 1);
+	const uint64_t m = size_mask(sz);
+	uint64_t r;
+	if (k == K_ROL) {
+		r = n ? ((a << n) | (a >> (w - n))) & m : a;
+		*cf = r & 1;
+		*of = (((r >> (w - 1)) & 1) ^ *cf);
+	} else {
+		r = n ? ((a >> n) | (a << (w - n))) & m : a;
+		*cf = (r >> (w - 1)) & 1;
+		*of = ((r >> (w - 1)) ^ (r >> (w - 2))) & 1;
+	}
+	return r;
+}
+
 /* Operation k on a (zero-extended, sz bits) by a masked count c != 0; sets the flags. */
 static inline __attribute__((always_inline)) uint64_t shift_op(struct cpu *cpu, unsigned k,
                                                                unsigned sz, uint64_t a, unsigned c)
@@ -100,15 +119,9 @@ static inline __attribute__((always_inline)) uint64_t shift_op(struct cpu *cpu, 
 		lf_set_c(cpu, LF_SHIFT, sz, r, a, c, cf);
 		return r;
 	case K_ROL:
-		n = c & (w - 1);
-		r = n ? ((a << n) | (a >> (w - n))) & m : a;
-		cf = r & 1;
-		set_cf_of(cpu, cf, ((r >> (w - 1)) & 1) ^ cf);
-		return r;
 	case K_ROR:
-		n = c & (w - 1);
-		r = n ? ((a >> n) | (a << (w - n))) & m : a;
-		set_cf_of(cpu, (r >> (w - 1)) & 1, ((r >> (w - 1)) ^ (r >> (w - 2))) & 1);
+		r = rotate(k, sz, a, c, &cf, &n);
+		set_cf_of(cpu, cf, n);
 		return r;
 	case K_RCL:
 		n = sz == SZ8 ? c % 9 : sz == SZ16 ? c % 17 : c;
@@ -175,6 +188,44 @@ SH_OP(K_RCR, rcr)
 SH_OP(K_SHL, shl)
 SH_OP(K_SHR, shr)
 SH_OP(K_SAR, sar)
+
+/*
+ * ROL/ROR r, imm8 or 1 when the lazy flags are an ADD/ADC/SUB/SBB's (MD5,
+ * hashes: add, rotate, add): AF is bit 4 of src1 ^ src2 ^ res, and LF_ROT
+ * reads AF from bit 4 of src1, so the rotate folds it in without the
+ * switch of lf_af. Any other kind tail-calls the general handler, so the
+ * fast path needs no stack frame.
+ */
+#define ROTF_SZ(k, name, src, sn, sz)                                                              \
+	HANDLER(name##f_r##sn##_##sz)                                                              \
+	{                                                                                          \
+		struct cpu_lazy_flags *lf = &cpu->lf;                                              \
+		if (unlikely(LF_KIND(lf->op) - LF_ADD > LF_SBB - LF_ADD))                          \
+			return name##_r##sn##_##sz(cpu, i);                                        \
+		unsigned cf, of;                                                                   \
+		uint64_t r = rotate(k, sz, reg_get(cpu, sz, i->reg), shift_count(cpu, i, src, sz), \
+		                    &cf, &of);                                                     \
+		lf->src1 ^= lf->src2 ^ lf->res;                                                    \
+		lf->src2 = of;                                                                     \
+		lf->cf_in = cf;                                                                    \
+		lf->op = LF_OP(LF_ROT, LF_SIZE(lf->op));                                           \
+		reg_set(cpu, sz, i->reg, r);                                                       \
+		return insn_next(cpu, i);                                                          \
+	}
+_Static_assert(FLAG_AF == 0x10 && LF_ADC == LF_ADD + 1 && LF_SUB == LF_ADD + 2 &&
+                   LF_SBB == LF_ADD + 3,
+               "AF is bit 4; the add/sub kinds are adjacent");
+#define ROTF(k, name)                                                                              \
+	ROTF_SZ(k, name, CNT_1, 1, SZ32)                                                           \
+	ROTF_SZ(k, name, CNT_1, 1, SZ64)                                                           \
+	ROTF_SZ(k, name, CNT_IMM, i, SZ32) ROTF_SZ(k, name, CNT_IMM, i, SZ64)
+ROTF(K_ROL, rol)
+ROTF(K_ROR, ror)
+/* [ROR][count 1, imm8][SZ32, SZ64] */
+static const insn_fn rotf_fns[2][2][2] = {
+    {{rolf_r1_SZ32, rolf_r1_SZ64}, {rolf_ri_SZ32, rolf_ri_SZ64}},
+    {{rorf_r1_SZ32, rorf_r1_SZ64}, {rorf_ri_SZ32, rorf_ri_SZ64}},
+};
 
 /* An immediate count that masks to 0: the write without the operation. */
 #define SHZ_SZ(sz)                                                                                 \
@@ -300,5 +351,7 @@ insn_fn shift_select(const struct decode *d)
 	unsigned src = d->opcode >= 0xd2 ? CNT_CL : d->opcode >= 0xd0 ? CNT_1 : CNT_IMM;
 	if (src == CNT_IMM && !(d->insn->imm & count_mask(sz)))
 		return shz_fns[mem][sz];
+	if ((d->op == OP_ROL || d->op == OP_ROR) && src != CNT_CL && !mem && sz >= SZ32)
+		return rotf_fns[d->op == OP_ROR][src == CNT_IMM][sz - SZ32];
 	return shift_fns[d->op - OP_ROL][src][mem][sz];
 }
