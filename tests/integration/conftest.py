@@ -1,5 +1,6 @@
 """Shared fixtures for ember's integration tests: where the binaries and
 guests are, and a runner that boots ember and parses EMBER-TEST lines."""
+import functools
 import os
 import re
 import subprocess
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+import kvm_speed
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / os.environ.get("EMBER_BUILD", "build")
@@ -72,6 +75,33 @@ def test_guests():
 
 def kvm_present():
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+@functools.lru_cache(maxsize=None)
+def kvm_runs_linux():
+    """KVM present and running guest kernel code at hardware speed (timed once per session)."""
+    if not kvm_present():
+        return False
+    seconds = kvm_speed.spin_seconds()
+    return seconds is not None and seconds < kvm_speed.THRESHOLD_S
+
+
+def linux_accel(accel, guest_tests=()):
+    """For a Linux-guest test on accel: skip the KVM variant with a one-line reason unless
+    KVM is fast here, and fail when the kit's copies of guest_tests (tools/guest/tests)
+    are missing or stale. Returns accel."""
+    if accel == "kvm":
+        if not kvm_present():
+            pytest.skip("no usable /dev/kvm on this host")
+        if not kvm_runs_linux():
+            pytest.skip("KVM here runs guest kernel code at ~2 MIPS (nested, emulated): "
+                        "the --accel soft variant covers Linux")
+    for name in guest_tests:
+        built = KIT / "initrd-root" / "etc" / "ember-tests" / f"{name}.sh"
+        src = REPO / "tools" / "guest" / "tests" / f"{name}.sh"
+        if not built.exists() or built.read_bytes() != src.read_bytes():
+            pytest.fail(f"{built} is missing or stale: run tools/guest/build-kit.sh {KIT}")
+    return accel
 
 
 @pytest.fixture(scope="session")

@@ -37,16 +37,13 @@ import socket
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-import kvm_speed
-from conftest import BUILD, KIT, kvm_present
+from conftest import BUILD, linux_accel
 
 BOOT_TIMEOUT = 180
 MIB = 1 << 20
-SRC_TESTS = Path(__file__).resolve().parents[2] / "tools" / "guest" / "tests"
 GUEST_TESTS = ("api-rootfs", "api-ticks", "api-swap", "api-ratelimit", "ctrlaltdel")
 # The boot_args of Firecracker's getting-started guide, then the kit's keys.
 FC_BOOT_ARGS = "console=ttyS0 reboot=k panic=1 pci=off"
@@ -223,20 +220,8 @@ def need(tool):
 
 @pytest.fixture(scope="module", params=["soft", "kvm"])
 def accel(request, kit):
-    if request.param == "kvm":
-        if not kvm_present():
-            pytest.skip("no usable /dev/kvm on this host")
-        seconds = kvm_speed.spin_seconds()
-        if seconds is None or seconds >= kvm_speed.THRESHOLD_S:
-            pytest.skip("KVM here runs guest kernel code at ~2 MIPS (nested, emulated): "
-                        "the --accel soft variant covers Linux")
     # The guest scripts are in the kit's initramfs: an older kit lacks them.
-    for name in GUEST_TESTS:
-        built = KIT / "initrd-root" / "etc" / "ember-tests" / f"{name}.sh"
-        src = SRC_TESTS / f"{name}.sh"
-        if not built.exists() or built.read_bytes() != src.read_bytes():
-            pytest.fail(f"{built} is missing or stale: run tools/guest/build-kit.sh {KIT}")
-    return request.param
+    return linux_accel(request.param, GUEST_TESTS)
 
 
 @pytest.fixture

@@ -31,12 +31,10 @@ from pathlib import Path
 
 import pytest
 
-import kvm_speed
-from conftest import BUILD, KIT, kvm_present, run_ember
+from conftest import BUILD, KIT, linux_accel, run_ember
 
 BOOT_TIMEOUT = 300
 MIB = 1 << 20
-SRC_TESTS = Path(__file__).resolve().parents[2] / "tools" / "guest" / "tests"
 GUEST_TESTS = ("blk-data", "blk-root", "blk-durable")
 RO_ID = "ember-ro-20-chars-id"  # the longest id: GET_ID fills all 20 bytes, no NUL
 
@@ -119,20 +117,8 @@ def seq_text(n):
 
 @pytest.fixture(scope="module", params=["soft", "kvm"])
 def accel(request, kit):
-    if request.param == "kvm":
-        if not kvm_present():
-            pytest.skip("no usable /dev/kvm on this host")
-        seconds = kvm_speed.spin_seconds()
-        if seconds is None or seconds >= kvm_speed.THRESHOLD_S:
-            pytest.skip("KVM here runs guest kernel code at ~2 MIPS (nested, emulated): "
-                        "the --accel soft variant covers Linux")
     # The guest scripts are in the kit's initramfs: an older kit lacks them.
-    for name in GUEST_TESTS:
-        built = KIT / "initrd-root" / "etc" / "ember-tests" / f"{name}.sh"
-        src = SRC_TESTS / f"{name}.sh"
-        if not built.exists() or built.read_bytes() != src.read_bytes():
-            pytest.fail(f"{built} is missing or stale: run tools/guest/build-kit.sh {KIT}")
-    return request.param
+    return linux_accel(request.param, GUEST_TESTS)
 
 
 def kit_argv(kit, accel, test, disks, cpus=1):

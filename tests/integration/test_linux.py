@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-import kvm_speed
-from conftest import BUILD, kvm_present, run_ember
+from conftest import BUILD, linux_accel, run_ember
 
 BOOT_TIMEOUT = 300
 # dmesg lines that mean the platform misled the kernel (timekeeping, a stuck
@@ -26,15 +25,7 @@ DMESG_PROBLEMS = re.compile(
 
 @pytest.fixture(scope="module", params=["soft", "kvm"])
 def linux(request, kit, test_guests):
-    accel = request.param
-    if accel == "kvm":
-        if not kvm_present():
-            pytest.skip("no usable /dev/kvm on this host")
-        seconds = kvm_speed.spin_seconds()
-        if seconds is None or seconds >= kvm_speed.THRESHOLD_S:
-            pytest.skip("KVM here runs guest kernel code at ~2 MIPS (nested, emulated): "
-                        "the --accel soft variant covers Linux")
-    return dict(kit, accel=accel)
+    return dict(kit, accel=linux_accel(request.param))
 
 
 def kit_args(linux, cpus=1, memory=256, kernel="KIT_BZIMAGE", cmdline="console=ttyS0 quiet"):

@@ -69,23 +69,16 @@ static struct cpu_segment gate_code(struct cpu *cpu, const struct insn *i, uint1
                                     unsigned *new_cpl)
 {
 	uint64_t desc;
-	if ((sel & 0xfffc) == 0)
-		insn_raise(cpu, i, EXC_GP, cpu->deliver_ext ? 1 : 0, true);
-	if (!desc_read(cpu, i, sel, &desc))
-		sys_raise_sel(cpu, i, EXC_GP, sel);
-	struct cpu_segment cs = seg_from_desc(sel, desc);
+	struct cpu_segment cs = seg_read_code(cpu, i, sel, &desc);
 	unsigned type = cs.attr & SEGA_TYPE, dpl = SEGA_DPL(cs.attr);
-	if (!(cs.attr & SEGA_S) || !(type & SEGT_CODE) || dpl > cpu->cpl)
+	if (dpl > cpu->cpl)
 		sys_raise_sel(cpu, i, EXC_GP, sel);
 	if (!(cs.attr & SEGA_P))
 		sys_raise_sel(cpu, i, EXC_NP, sel);
 	if (cpu_long_mode(cpu) && (!(cs.attr & SEGA_L) || (cs.attr & SEGA_DB)))
 		sys_raise_sel(cpu, i, EXC_GP, sel); /* IA-32e gates must lead to 64-bit code */
 	*new_cpl = (type & SEGT_CONFORM) ? cpu->cpl : dpl;
-	desc_set_accessed(cpu, i, sel, &desc);
-	cs.attr |= SEGT_ACCESSED;
-	cs.selector = (uint16_t)((sel & 0xfffc) | *new_cpl);
-	return cs;
+	return seg_enter_code(cpu, i, sel, &desc, cs, *new_cpl);
 }
 
 /* The RFLAGS image pushed: faults set RF (vol. 3, 17.3.1.1), traps and interrupts do not. */

@@ -68,6 +68,14 @@ static void str_step(struct cpu *cpu, unsigned as, unsigned r, unsigned sz)
 	reg_set(cpu, as, r, reg_get(cpu, as, r) + d);
 }
 
+/* After k iterations with n left: give way to an interrupt or a stop request? */
+static inline bool rep_yield(struct cpu *cpu, uint64_t n, unsigned k)
+{
+	return n && k % IO_YIELD_EVERY == 0 &&
+	       (atomic_load_explicit(&cpu->interrupt_request, memory_order_relaxed) ||
+	        atomic_load_explicit(&cpu->stop_request, memory_order_relaxed));
+}
+
 /* INS: ES:[rDI] <- port DX; the destination is checked before the port is read. */
 HANDLER(io_ins)
 {
@@ -84,9 +92,7 @@ HANDLER(io_ins)
 		if (!rep)
 			break;
 		reg_set(cpu, as, R_RCX, --n);
-		if (n && k % IO_YIELD_EVERY == 0 &&
-		    (atomic_load_explicit(&cpu->interrupt_request, memory_order_relaxed) ||
-		     atomic_load_explicit(&cpu->stop_request, memory_order_relaxed)))
+		if (rep_yield(cpu, n, k))
 			return insn_stale(cpu, i); /* resumes here: RIP = this instruction */
 	}
 	return insn_next(cpu, i);
@@ -107,10 +113,8 @@ HANDLER(io_outs)
 		if (!rep)
 			break;
 		reg_set(cpu, as, R_RCX, --n);
-		if (n && k % IO_YIELD_EVERY == 0 &&
-		    (atomic_load_explicit(&cpu->interrupt_request, memory_order_relaxed) ||
-		     atomic_load_explicit(&cpu->stop_request, memory_order_relaxed)))
-			return insn_stale(cpu, i);
+		if (rep_yield(cpu, n, k))
+			return insn_stale(cpu, i); /* resumes here: RIP = this instruction */
 	}
 	return insn_next(cpu, i);
 }

@@ -139,19 +139,35 @@ void seg_load(struct cpu *cpu, const struct insn *i, unsigned s, uint16_t sel)
 	cpu->seg[s] = seg;
 }
 
+struct cpu_segment seg_read_code(struct cpu *cpu, const struct insn *i, uint16_t sel,
+                                 uint64_t *desc)
+{
+	if ((sel & 0xfffc) == 0)
+		insn_raise(cpu, i, EXC_GP, cpu->deliver_ext ? 1 : 0, true);
+	if (!desc_read(cpu, i, sel, desc))
+		sys_raise_sel(cpu, i, EXC_GP, sel);
+	struct cpu_segment cs = seg_from_desc(sel, *desc);
+	if (!(cs.attr & SEGA_S) || !(cs.attr & SEGA_TYPE & SEGT_CODE))
+		sys_raise_sel(cpu, i, EXC_GP, sel); /* call/task gates: not supported */
+	return cs;
+}
+
+struct cpu_segment seg_enter_code(struct cpu *cpu, const struct insn *i, uint16_t sel,
+                                  uint64_t *desc, struct cpu_segment cs, unsigned cpl)
+{
+	desc_set_accessed(cpu, i, sel, desc);
+	cs.attr |= SEGT_ACCESSED;
+	cs.selector = (uint16_t)((sel & 0xfffc) | cpl);
+	return cs;
+}
+
 struct cpu_segment seg_check_code(struct cpu *cpu, const struct insn *i, uint16_t sel, bool ret,
                                   unsigned *new_cpl)
 {
 	uint64_t desc;
 	unsigned rpl = sel & 3, cpl = cpu->cpl;
-	if ((sel & 0xfffc) == 0)
-		insn_raise(cpu, i, EXC_GP, cpu->deliver_ext ? 1 : 0, true);
-	if (!desc_read(cpu, i, sel, &desc))
-		sys_raise_sel(cpu, i, EXC_GP, sel);
-	struct cpu_segment cs = seg_from_desc(sel, desc);
+	struct cpu_segment cs = seg_read_code(cpu, i, sel, &desc);
 	unsigned type = cs.attr & SEGA_TYPE, dpl = SEGA_DPL(cs.attr);
-	if (!(cs.attr & SEGA_S) || !(type & SEGT_CODE))
-		sys_raise_sel(cpu, i, EXC_GP, sel); /* call/task gates: not supported */
 	if (ret) {
 		/* RETF/IRET: RPL >= CPL; conforming DPL <= RPL, else DPL = RPL. */
 		if (rpl < cpl || ((type & SEGT_CONFORM) ? dpl > rpl : dpl != rpl))
@@ -167,10 +183,7 @@ struct cpu_segment seg_check_code(struct cpu *cpu, const struct insn *i, uint16_
 		sys_raise_sel(cpu, i, EXC_NP, sel);
 	if (cpu_long_mode(cpu) && (cs.attr & SEGA_L) && (cs.attr & SEGA_DB))
 		sys_raise_sel(cpu, i, EXC_GP, sel); /* L and D both set is reserved */
-	desc_set_accessed(cpu, i, sel, &desc);
-	cs.attr |= SEGT_ACCESSED;
-	cs.selector = (uint16_t)((sel & 0xfffc) | *new_cpl);
-	return cs;
+	return seg_enter_code(cpu, i, sel, &desc, cs, *new_cpl);
 }
 
 struct cpu_segment seg_check_stack(struct cpu *cpu, const struct insn *i, uint16_t sel,

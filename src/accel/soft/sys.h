@@ -92,6 +92,14 @@ void seg_load(struct cpu *cpu, const struct insn *i, unsigned s, uint16_t sel);
 void seg_load_real(struct cpu *cpu, unsigned s, uint16_t sel);
 /* A null selector (DS ES FS GS; SS in 64-bit mode): unusable, base 0. */
 void seg_load_null(struct cpu *cpu, unsigned s, uint16_t sel);
+/* Reads the descriptor of the code selector sel: #GP for a null selector (error 0, or 1 for an
+ * external event) and for anything but a code segment; no privilege or presence checks. */
+struct cpu_segment seg_read_code(struct cpu *cpu, const struct insn *i, uint16_t sel,
+                                 uint64_t *desc);
+/* cs (read by seg_read_code, all checks passed) as CS at cpl: sets the accessed bit. */
+struct cpu_segment seg_enter_code(struct cpu *cpu, const struct insn *i, uint16_t sel,
+                                  uint64_t *desc, struct cpu_segment cs, unsigned cpl);
+
 /*
  * The checks of a far JMP/CALL/RET/IRET target code segment (non-gate):
  * raises #GP(sel)/#NP(sel); returns the cached segment (RPL := new CPL).

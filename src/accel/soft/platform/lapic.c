@@ -471,6 +471,17 @@ static int lapic_set_apic_base(struct lapic *l, uint64_t val)
 	return 0;
 }
 
+/* The xAPIC register offset an x2APIC MSR maps to (SDM 11.12.1.2), or the MSR's fate. */
+static int x2apic_msr_reg(const struct lapic *l, uint32_t index, uint32_t *reg)
+{
+	if (index < MSR_X2APIC_FIRST || index > MSR_X2APIC_LAST)
+		return PLATFORM_MSR_NOT_MINE;
+	if (!lapic_x2apic(l))
+		return PLATFORM_MSR_GP;
+	*reg = (index - MSR_X2APIC_FIRST) << 4;
+	return 0;
+}
+
 int lapic_rdmsr(struct lapic *l, uint32_t index, uint64_t *value)
 {
 	if (index == MSR_IA32_APIC_BASE) {
@@ -481,11 +492,10 @@ int lapic_rdmsr(struct lapic *l, uint32_t index, uint64_t *value)
 		*value = lapic_timer_mode(l) == TIMER_TSC_DEADLINE ? l->tsc_deadline : 0;
 		return 0;
 	}
-	if (index < MSR_X2APIC_FIRST || index > MSR_X2APIC_LAST)
-		return PLATFORM_MSR_NOT_MINE;
-	if (!lapic_x2apic(l))
-		return PLATFORM_MSR_GP;
-	uint32_t reg = (index - MSR_X2APIC_FIRST) << 4;
+	uint32_t reg;
+	int r = x2apic_msr_reg(l, index, &reg);
+	if (r)
+		return r;
 	if (reg == APIC_ICR) {
 		*value = (uint64_t)l->icr_hi << 32 | l->icr_lo;
 		return 0;
@@ -507,11 +517,10 @@ int lapic_wrmsr(struct lapic *l, uint32_t index, uint64_t value)
 			lapic_timer_write_deadline(l, value);
 		return 0;
 	}
-	if (index < MSR_X2APIC_FIRST || index > MSR_X2APIC_LAST)
-		return PLATFORM_MSR_NOT_MINE;
-	if (!lapic_x2apic(l))
-		return PLATFORM_MSR_GP;
-	uint32_t reg = (index - MSR_X2APIC_FIRST) << 4;
+	uint32_t reg;
+	int r = x2apic_msr_reg(l, index, &reg);
+	if (r)
+		return r;
 	if (reg == APIC_ICR) {
 		l->icr_lo = (uint32_t)value & ~ICR_DELIVERY_STATUS;
 		l->icr_hi = (uint32_t)(value >> 32);
