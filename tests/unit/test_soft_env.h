@@ -26,6 +26,7 @@ static inline struct env *env_new(const void *code, size_t len)
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
 	e->m = user_mem_create();
+	assert_non_null(e->m);
 	assert_int_equal(user_mem_map(e->m, CODE, 4 * PG,
 	                              USER_PROT_READ | USER_PROT_WRITE | USER_PROT_EXEC, NULL),
 	                 0);

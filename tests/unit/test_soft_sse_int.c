@@ -17,44 +17,8 @@
 
 #include "accel/soft/cpu.h"
 #include "accel/soft/flags.h"
-#include "accel/soft/user_mem.h"
 
-#define CODE      0x400000ULL
-#define DATA      0x600000ULL
-#define STACK_TOP 0x7fff00000000ULL
-#define PG        USER_PAGE_SIZE
-
-struct env {
-	struct user_mem *m;
-	struct cpu cpu;
-};
-
-static struct env *env_new(const void *code, size_t len)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	assert_non_null(e);
-	e->m = user_mem_create();
-	assert_int_equal(
-	    user_mem_map(e->m, CODE, PG, USER_PROT_READ | USER_PROT_WRITE | USER_PROT_EXEC, NULL),
-	    0);
-	assert_int_equal(user_mem_map(e->m, DATA, 2 * PG, USER_PROT_READ | USER_PROT_WRITE, NULL),
-	                 0);
-	assert_int_equal(
-	    user_mem_map(e->m, STACK_TOP - 4 * PG, 4 * PG, USER_PROT_READ | USER_PROT_WRITE, NULL),
-	    0);
-	assert_int_equal(user_mem_write(e->m, CODE, code, len), 0);
-	cpu_init_user64(&e->cpu, &user_mem_ops, e->m);
-	e->cpu.rip = CODE;
-	e->cpu.gpr[R_RSP] = STACK_TOP;
-	return e;
-}
-
-static void env_free(struct env *e)
-{
-	cpu_fini(&e->cpu);
-	user_mem_destroy(e->m);
-	free(e);
-}
+#include "test_soft_env.h"
 
 static const union cpu_xmm xa = {.u64 = {0x0123456789abcdefULL, 0xfedcba9876543210ULL}};
 static const union cpu_xmm xb = {.u64 = {0x8000ffff7fff0001ULL, 0x0f0e0d0c8b8a0988ULL}};
